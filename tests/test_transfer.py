@@ -1,0 +1,180 @@
+"""The Gatys engine on real VGG19 weights and real images; ResNet50 with random weights (none exist offline)."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bench.evaluate import Evaluator
+from bench.random_weights import write_random_resnet50
+from transfer import Cancelled, ImageError, Progress, StyleTransfer, TransferSettings
+from transfer.presets import VGG19_PRESET
+
+SIZE = 128
+QUICK = TransferSettings(size=SIZE, steps=40)
+
+
+@pytest.fixture(scope="module")
+def vgg(real_weights_dir) -> StyleTransfer:
+    return StyleTransfer.vgg19(real_weights_dir, download=False)
+
+
+@pytest.fixture(scope="module")
+def resnet_random_weights(tmp_path_factory) -> StyleTransfer:
+    directory = tmp_path_factory.mktemp("random_resnet50")
+    write_random_resnet50(directory)
+    return StyleTransfer.resnet50(directory, download=False)
+
+
+@pytest.fixture(scope="module")
+def photo(images_dir) -> Image.Image:
+    return Image.open(images_dir / "content" / "chelsea.jpg").convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def painting(images_dir) -> Image.Image:
+    return Image.open(images_dir / "style" / "candy.jpg").convert("RGB")
+
+
+@pytest.fixture(scope="module")
+def quick_result(vgg, photo, painting) -> Image.Image:
+    return vgg.run(photo, painting, QUICK)
+
+
+def test_vgg19_takes_the_style_and_keeps_the_content(quick_result, photo, painting, images_dir,
+                                                     real_weights_dir):
+    judge = Evaluator(real_weights_dir)
+    result = judge(quick_result, photo, painting, SIZE)
+    untouched = judge(photo, photo, painting, SIZE)
+    assert result.style < 0.05 * untouched.style, (result, untouched)
+    # the photo is still recognisable: in content features the result is clearly closer to its own photo
+    # than the painting is, and than it is to another photo
+    other_photo = Image.open(images_dir / "content" / "amber.jpg").convert("RGB").resize(photo.size)
+    painting_itself = judge(painting.resize(quick_result.size), photo, painting, SIZE)
+    against_other = judge(quick_result, other_photo, painting, SIZE)
+    assert result.content < 0.8 * min(painting_itself.content, against_other.content), (
+        result, painting_itself, against_other)
+
+
+def test_output_keeps_the_aspect_ratio_and_never_enlarges(quick_result, vgg, painting):
+    assert quick_result.size == (SIZE, round(300 * SIZE / 451))
+    small = Image.new("RGB", (48, 40), (90, 140, 200))
+    assert vgg.run(small, painting, TransferSettings(size=512, steps=2)).size == (48, 40)
+    assert vgg.run(small, painting, TransferSettings(size=96, steps=2, upscale=True)).size == (96, 80)
+
+
+def test_same_seed_same_image_other_seed_other_image(vgg, photo, painting, quick_result):
+    again = vgg.run(photo, painting, QUICK)
+    assert np.array_equal(np.asarray(again), np.asarray(quick_result))
+    other = vgg.run(photo, painting, TransferSettings(size=SIZE, steps=40, seed=1))
+    assert not np.array_equal(np.asarray(other), np.asarray(quick_result))
+
+
+def test_progress_is_steady_and_ends_at_one_with_previews(vgg, photo, painting):
+    reports: list[Progress] = []
+    vgg.run(photo, painting, TransferSettings(size=SIZE, steps=20, preview_every=5), progress=reports.append)
+    steps = [r.step for r in reports]
+    fractions = [r.fraction for r in reports]
+    assert steps == sorted(steps) and fractions == sorted(fractions)
+    assert reports[-1].fraction == pytest.approx(1.0) and reports[-1].total == 20
+    previews = [r.preview for r in reports if r.preview is not None]
+    assert len(previews) >= 4 and max(previews[0].size) <= 256
+    assert all(r.loss is not None and np.isfinite(r.loss) for r in reports)
+
+
+def test_cancellation_stops_within_a_step(vgg, photo, painting):
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def report(progress: Progress) -> None:
+        seen.append(progress.step)
+        if progress.step == 3:
+            stop.set()
+
+    with pytest.raises(Cancelled):
+        vgg.run(photo, painting, QUICK, progress=report, cancel=stop.is_set)
+    assert max(seen) == 3
+
+
+def test_style_blend_weights(vgg, photo, painting, images_dir, quick_result):
+    mosaic = Image.open(images_dir / "style" / "mosaic.jpg")
+    only_first = vgg.run(photo, [painting, mosaic], TransferSettings(size=SIZE, steps=40, style_blend=(1, 0)))
+    assert np.array_equal(np.asarray(only_first), np.asarray(quick_result))
+    mixed = vgg.run(photo, [painting, mosaic], TransferSettings(size=SIZE, steps=40, style_blend=(1, 1)))
+    assert np.abs(np.asarray(mixed, np.float32) - np.asarray(quick_result, np.float32)).mean() > 5
+    with pytest.raises(ValueError, match="one non-negative weight per style"):
+        vgg.run(photo, [painting, mosaic], TransferSettings(size=SIZE, steps=2, style_blend=(1,)))
+
+
+def test_keep_colors_keeps_the_photos_colours(vgg, photo, painting, quick_result):
+    kept = vgg.run(photo, painting, TransferSettings(size=SIZE, steps=40, keep_colors=True))
+
+    def chroma(img: Image.Image) -> np.ndarray:
+        return np.asarray(img.convert("YCbCr"), np.float32)[..., 1:]
+
+    reference = chroma(photo.resize(kept.size, Image.Resampling.BICUBIC))
+    assert np.abs(chroma(kept) - reference).mean() < 3 < np.abs(chroma(quick_result) - reference).mean()
+    luma = np.asarray(kept.convert("L"), np.float32)
+    assert np.abs(luma - np.asarray(quick_result.convert("L"), np.float32)).mean() < 3
+
+
+def test_bad_images_raise_image_error(vgg, photo, painting):
+    with pytest.raises(ImageError, match="not an image"):
+        vgg.run(b"definitely not a photo", painting, QUICK)
+    with pytest.raises(ImageError, match="too small"):
+        vgg.run(photo, Image.new("RGB", (20, 20)), QUICK)
+    with pytest.raises(ValueError):
+        TransferSettings(size=8)
+    with pytest.raises(ValueError):
+        TransferSettings(optimizer="sgd")
+
+
+def test_divergence_restores_the_best_image_and_goes_on(vgg):
+    """A NaN in the middle of the optimisation must neither end up in the image nor stop the run."""
+    target = torch.full((1, 3, 8, 8), 0.3)
+    calls = {"n": 0}
+
+    def objective(image: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        loss = ((image - target) ** 2).sum()
+        return loss * float("nan") if calls["n"] == 4 else loss
+
+    from transfer.style_transfer import _Level, _ProgressTracker
+    tracker = _ProgressTracker([_Level((8, 8), 30)], None, None)
+    for optimizer in ("lbfgs", "adam"):
+        calls["n"] = 0
+        start = torch.full((1, 3, 8, 8), 0.9)
+        best = vgg._optimise(start, objective, 30, TransferSettings(optimizer=optimizer), tracker)
+        assert torch.isfinite(best).all() and calls["n"] > 5
+        assert ((best - target) ** 2).sum() < 0.5 * ((start - target) ** 2).sum()
+
+
+def test_resnet50_random_weights_runs_stable_and_lowers_the_loss(resnet_random_weights, photo, painting):
+    reports: list[Progress] = []
+    result = resnet_random_weights.run(photo, painting, TransferSettings(size=SIZE, steps=30),
+                                       progress=reports.append)
+    losses = [r.loss for r in reports if r.preview is None]
+    assert result.size == (SIZE, 85)
+    assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0]
+    assert np.asarray(result).std() > 5  # a picture, not a flat or black image
+
+
+def test_resnet50_random_weights_respects_cancellation(resnet_random_weights, photo, painting):
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def report(progress: Progress) -> None:
+        seen.append(progress.step)
+        stop.set()
+
+    with pytest.raises(Cancelled):
+        resnet_random_weights.run(photo, painting, QUICK, progress=report, cancel=stop.is_set)
+    assert seen == [1]
+
+
+def test_vgg_preset_is_the_classic_objective():
+    assert set(VGG19_PRESET.style_layers) == {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"}
+    assert set(VGG19_PRESET.content_layers) == {"conv2_2"} and VGG19_PRESET.style_weight == 1e6

@@ -1,0 +1,54 @@
+"""`python -m transfer`: a real run writes the file; every bad input is one line and exit code 2."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, weights: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "STYLEBOT_WEIGHTS_DIR": str(weights), "STYLEBOT_OFFLINE": "1", **(extra_env or {})}
+    return subprocess.run([sys.executable, "-m", "transfer", *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_writes_the_result_and_a_summary(tmp_path, images_dir, real_weights_dir):
+    out = tmp_path / "result.png"
+    done = run_cli(images_dir / "content" / "chelsea.jpg", images_dir / "style" / "candy.jpg",
+                   images_dir / "style" / "mosaic.jpg", "--blend", "2", "1", "-o", out, "--size", "80",
+                   "--steps", "6", "--keep-colors", "--seed", "3", weights=real_weights_dir)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == (80, 53)
+    assert f"saved {out} (80x53)" in done.stdout and "final loss" in done.stdout
+    assert "VGG19" in done.stderr and "6/6" in done.stderr  # the progress bar
+
+
+@pytest.mark.parametrize("case", ["not_an_image", "missing", "bad_output", "tiny", "bad_blend", "no_weights"])
+def test_cli_bad_input_is_one_line_and_exit_2(case, tmp_path, images_dir, real_weights_dir):
+    content, style = images_dir / "content" / "chelsea.jpg", images_dir / "style" / "candy.jpg"
+    out, weights = tmp_path / "out.jpg", real_weights_dir
+    if case == "not_an_image":
+        content = tmp_path / "notes.txt"
+        content.write_text("hello")
+    elif case == "missing":
+        style = tmp_path / "nowhere.jpg"
+    elif case == "bad_output":
+        out = tmp_path / "out.xyz"
+    elif case == "tiny":
+        content = tmp_path / "tiny.png"
+        Image.new("RGB", (10, 10)).save(content)
+    elif case == "no_weights":
+        weights = tmp_path
+    extra = ["--blend", "1", "2"] if case == "bad_blend" else []
+    done = run_cli(content, style, "-o", out, "--size", "64", "--steps", "2", *extra, weights=weights)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert not out.exists()

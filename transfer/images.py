@@ -1,0 +1,162 @@
+"""Image input for every engine: decode anything a user may send, as upright 8-bit RGB, at a safe size.
+
+Users send JPEG, PNG, WebP, BMP, TIFF or GIF, from phones (EXIF rotation), scanners (16-bit, CMYK) and
+editors (palettes, transparency). Every refusal is an `ImageError` whose message can be shown to them.
+"""
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "ImageError",
+    "ImageSource",
+    "MIN_SIDE",
+    "MAX_INPUT_PIXELS",
+    "load_image",
+    "to_rgb",
+    "fit_size",
+    "fit",
+    "image_to_tensor",
+    "tensor_to_image",
+    "keep_colors",
+]
+
+MIN_SIDE = 32
+MAX_INPUT_PIXELS = 64_000_000  # a 8000x8000 photo; more is a decompression bomb or not a photo
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+
+ImageSource = str | Path | bytes | BinaryIO | Image.Image
+Image.init()  # register every plugin now, so that `formats=ACCEPTED_FORMATS` finds them all
+
+
+class ImageError(ValueError):
+    """An image we refuse; the message is meant for the person who sent it."""
+
+
+def _open(source: ImageSource) -> Image.Image:
+    if isinstance(source, Image.Image):
+        return source
+    if isinstance(source, bytes):
+        source = io.BytesIO(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(source, formats=ACCEPTED_FORMATS)
+    except FileNotFoundError:
+        raise ImageError(f"File not found: {source}") from None
+    except IsADirectoryError:
+        raise ImageError(f"{source} is a folder, not an image") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        raise ImageError("This is not an image I can read (JPEG, PNG, WebP, BMP, TIFF or GIF).") from None
+    except OSError as exc:
+        raise ImageError(f"Could not read the image: {exc}") from None
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16/32-bit integer and float single-channel images, scaled (not clipped) to 8-bit grayscale."""
+    data = np.asarray(img)
+    if img.mode == "F":
+        lo, hi = float(np.nanmin(data)), float(np.nanmax(data))
+        scaled = (data - lo) / (hi - lo) if hi > lo else np.zeros_like(data)
+        return Image.fromarray(np.clip(scaled * 255 + 0.5, 0, 255).astype(np.uint8), "L")
+    peak = 65535 if data.max(initial=0) > 255 else 255
+    return Image.fromarray(np.clip(data.astype(np.float64) * 255 / peak + 0.5, 0, 255).astype(np.uint8), "L")
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Upright 8-bit RGB: EXIF orientation applied, transparency composited on white."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        img = _to_8bit(img)
+    if img.mode == "P" or img.mode == "PA":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return img.convert("RGB") if img.mode != "RGB" else img
+
+
+def load_image(source: ImageSource, max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
+    """Decode `source` (path, bytes, file object or PIL image) into upright RGB, or raise `ImageError`.
+
+    Animated GIFs give their first frame. Images over `max_pixels` are refused before being decoded.
+    """
+    img = _open(source)
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageError(f"The image is too large ({width}x{height}); the limit is "
+                         f"{max_pixels / 1e6:.0f} megapixels.")
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(f"The image is too small ({width}x{height}); each side needs at least {MIN_SIDE} px.")
+    try:
+        img.seek(0)
+        img.load()
+        return to_rgb(img)
+    except ImageError:
+        raise
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"The image file is damaged or truncated ({exc}).") from None
+
+
+def fit_size(size: tuple[int, int], long_side: int | None = 512, max_pixels: int | None = None,
+             upscale: bool = False) -> tuple[int, int]:
+    """The (width, height) that keeps the aspect ratio within `long_side` and `max_pixels`."""
+    width, height = size
+    scale = math.inf
+    if long_side:
+        scale = min(scale, long_side / max(width, height))
+    if max_pixels:
+        scale = min(scale, math.sqrt(max_pixels / (width * height)))
+    if not upscale or scale == math.inf:
+        scale = min(scale, 1.0)
+    new = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if min(new) < MIN_SIDE:
+        raise ImageError(f"The image is too narrow: at {new[0]}x{new[1]} a side would be under {MIN_SIDE} px.")
+    return new
+
+
+def fit(img: Image.Image, long_side: int | None = 512, max_pixels: int | None = None,
+        upscale: bool = False) -> Image.Image:
+    """`img` resized to `fit_size` with a high-quality filter; the same object when nothing changes."""
+    new = fit_size(img.size, long_side, max_pixels, upscale)
+    if new == img.size:
+        return img
+    return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def image_to_tensor(img: Image.Image) -> torch.Tensor:
+    """An RGB image as a float tensor (1, 3, H, W) in [0, 1]."""
+    array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
+    """A (1, 3, H, W) or (3, H, W) tensor in [0, 1] as an RGB image."""
+    array = tensor.detach().squeeze(0).clamp(0, 1).mul(255).round().to(torch.uint8)
+    return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), "RGB")
+
+
+def keep_colors(result: Image.Image, content: Image.Image) -> Image.Image:
+    """`result`'s luminance with `content`'s colours (YCbCr chroma), as in Gatys et al. 2016."""
+    if content.size != result.size:
+        content = content.resize(result.size, Image.Resampling.BICUBIC)
+    luma, _, _ = result.convert("YCbCr").split()
+    _, cb, cr = content.convert("YCbCr").split()
+    return Image.merge("YCbCr", (luma, cb, cr)).convert("RGB")
+
+
+def blend(images: Sequence[Image.Image], weights: Sequence[float]) -> Image.Image:
+    """Weighted average of same-size RGB images (weights need not sum to 1)."""
+    total = float(sum(weights))
+    acc = sum(np.asarray(im, dtype=np.float32) * (w / total) for im, w in zip(images, weights))
+    return Image.fromarray(np.clip(acc + 0.5, 0, 255).astype(np.uint8), "RGB")

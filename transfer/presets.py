@@ -1,0 +1,62 @@
+"""Per-backbone defaults: which layers to read, how strong each loss is, and how to optimise.
+
+A preset is what "default settings" means for a backbone; `TransferSettings` tweaks it per request.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["Preset", "VGG19_PRESET", "RESNET50_PRESET", "Scale", "LEARNING_RATES"]
+
+Optimizer = Literal["lbfgs", "adam"]
+# Starting step sizes on pixels in [0, 1]; the divergence guard halves them when the loss jumps.
+LEARNING_RATES: Mapping[str, float] = {"lbfgs": 1.0, "adam": 0.02}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One level of coarse-to-fine optimisation: a fraction of the output's long side and its steps."""
+
+    fraction: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class Preset:
+    style_layers: Mapping[str, float]
+    content_layers: Mapping[str, float]
+    style_weight: float
+    content_weight: float = 1.0
+    tv_weight: float = 0.0
+    optimizer: Optimizer = "lbfgs"
+    lbfgs_history: int = 20
+    scales: tuple[Scale, ...] = field(default=(Scale(1.0, 300),))
+    min_side: int = 64  # coarse levels stop shrinking here: below it the network sees no texture
+
+
+# VGG19: the classic Gatys layer set on the pre-ReLU convolutions, style weight 1e6 (the PyTorch tutorial's
+# objective, which is also what the benchmark scores). L-BFGS: on this smooth objective it converges in
+# far fewer evaluations than Adam. Coarse-to-fine: cheap low-resolution levels place the large strokes,
+# so the expensive full-resolution level only refines texture; each level starts from the previous one.
+VGG19_PRESET = Preset(
+    style_layers={"conv1_1": 1.0, "conv1_2": 1.0, "conv2_1": 1.0, "conv2_2": 1.0, "conv3_1": 1.0},
+    content_layers={"conv2_2": 1.0},
+    style_weight=1e6,
+    optimizer="lbfgs",
+    scales=(Scale(0.25, 60), Scale(0.5, 60), Scale(1.0, 80)),
+)
+
+# ResNet50: the stem, layer1's three blocks and layer2's first block for style (textures at 1/2 to 1/8
+# resolution), the end of layer1 for content. Its strided convolutions and BatchNorm make the loss
+# surface rough: L-BFGS's curvature model is thrown off by the loss spikes and diverges, so Adam, with
+# a scheduler that halves the step (and restores the best image) when the loss jumps or plateaus.
+RESNET50_PRESET = Preset(
+    style_layers={"stem": 1.0, "layer1.0": 1.0, "layer1.1": 1.0, "layer1.2": 1.0, "layer2.0": 1.0},
+    content_layers={"layer1.2": 1.0},
+    style_weight=1e6,
+    tv_weight=0.0,
+    optimizer="adam",
+    scales=(Scale(0.25, 80), Scale(0.5, 80), Scale(1.0, 100)),
+)

@@ -1,0 +1,268 @@
+"""Gatys et al. style transfer: optimise the pixels of an image so that its deep features keep the content
+photo's layout and take on the style images' textures.
+
+`StyleTransfer` holds one frozen backbone and its preset; `run()` is called once per request and is safe to
+call from several threads. Work is done coarse-to-fine: each level starts from the previous level's
+result, upsampled, so the full-resolution level only has to refine texture.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from transfer.backbones import FeatureExtractor, resnet50_features, vgg19_features
+from transfer.images import ImageSource, fit, fit_size, image_to_tensor, keep_colors, load_image, tensor_to_image
+from transfer.losses import ContentLoss, StyleLoss, total_variation
+from transfer.presets import LEARNING_RATES, RESNET50_PRESET, VGG19_PRESET, Preset, Scale
+from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
+
+__all__ = ["StyleTransfer", "TransferSettings"]
+
+SPIKE_FACTOR = 2.0  # a loss this many times the best so far is a divergence, not noise
+INIT_NOISE = 0.02  # seeded noise on the first level's start image, so that flat areas get texture too
+PREVIEW_SIDE = 256
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """What a user may change per request; everything else comes from the backbone's preset."""
+
+    size: int = 512  # long side of the result in px; smaller photos are not enlarged unless `upscale`
+    steps: int | None = None  # total optimisation steps over all levels; None: the preset's
+    style_strength: float = 1.0  # multiplies the preset's style weight
+    style_blend: Sequence[float] | None = None  # relative weight of each style image; None: equal
+    keep_colors: bool = False  # keep the content photo's colours, take only the style's texture
+    seed: int = 0
+    optimizer: str | None = None  # "lbfgs" or "adam"; None: the preset's
+    levels: int | None = None  # coarse-to-fine levels; 1: full resolution only; None: the preset's
+    preview_every: int = 0  # also send a preview every N steps (0: only when a level ends)
+    upscale: bool = False
+
+    def __post_init__(self) -> None:
+        if self.size < 32:
+            raise ValueError("size must be at least 32 px")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError("steps must be at least 1")
+        if self.style_strength < 0:
+            raise ValueError("style strength must not be negative")
+        if self.optimizer not in (None, "lbfgs", "adam"):
+            raise ValueError("optimizer must be lbfgs or adam")
+        if self.levels is not None and self.levels < 1:
+            raise ValueError("levels must be at least 1")
+
+
+class _Diverged(Exception):
+    """The loss jumped or became NaN: restore the best image and continue with a smaller step."""
+
+
+@dataclass
+class _Level:
+    size: tuple[int, int]
+    steps: int
+
+
+class StyleTransfer:
+    """A backbone with its preset; `run()` turns a content photo and style images into a new image."""
+
+    def __init__(self, extractor: FeatureExtractor, preset: Preset) -> None:
+        self.extractor = extractor
+        self.preset = preset
+        self.layers = set(preset.style_layers) | set(preset.content_layers)
+
+    @classmethod
+    def vgg19(cls, weights_dir: Path | None = None, download: bool | None = None) -> StyleTransfer:
+        return cls(vgg19_features(weights_dir, download), VGG19_PRESET)
+
+    @classmethod
+    def resnet50(cls, weights_dir: Path | None = None, download: bool | None = None) -> StyleTransfer:
+        return cls(resnet50_features(weights_dir, download), RESNET50_PRESET)
+
+    @property
+    def name(self) -> str:
+        return self.extractor.name
+
+    def default_steps(self) -> int:
+        return sum(scale.steps for scale in self.preset.scales)
+
+    def run(self, content: ImageSource, style: ImageSource | Sequence[ImageSource],
+            settings: TransferSettings | None = None, progress: ProgressCallback | None = None,
+            cancel: CancelCheck | None = None) -> Image.Image:
+        """The content repainted in the style; raises `ImageError` for bad images, `Cancelled` if cancelled."""
+        settings = settings or TransferSettings()
+        content_img = load_image(content)
+        styles = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
+        blend = list(settings.style_blend) if settings.style_blend is not None else [1.0] * len(styles)
+        if len(blend) != len(styles) or min(blend) < 0 or sum(blend) <= 0:
+            raise ValueError("style_blend needs one non-negative weight per style image, not all zero")
+        final = fit_size(content_img.size, settings.size, upscale=settings.upscale)
+        levels = self._plan(final, settings)
+        tracker = _ProgressTracker(levels, progress, cancel, settings.preview_every)
+        generator = torch.Generator().manual_seed(settings.seed)
+        image: Tensor | None = None
+        for level in levels:
+            target = image_to_tensor(content_img.resize(level.size, Image.Resampling.LANCZOS, reducing_gap=3.0))
+            if image is None:
+                noise = (torch.rand(target.shape, generator=generator) - 0.5) * (2 * INIT_NOISE)
+                image = (target + noise).clamp_(0, 1)
+            else:
+                image = F.interpolate(image, size=target.shape[-2:], mode="bicubic",
+                                      align_corners=False).clamp_(0, 1)
+            objective = self._objective(target, styles, blend, max(level.size), settings)
+            image = self._optimise(image, objective, level.steps, settings, tracker)
+            tracker.level_done(image)
+        result = tensor_to_image(image)
+        return keep_colors(result, content_img) if settings.keep_colors else result
+
+    def _plan(self, final: tuple[int, int], settings: TransferSettings) -> list[_Level]:
+        scales = self.preset.scales
+        if settings.levels is not None:
+            total = sum(s.steps for s in scales)
+            n = settings.levels
+            scales = tuple(Scale(0.5 ** (n - 1 - i), max(1, total // n)) for i in range(n))
+        if settings.steps is not None:
+            total = sum(s.steps for s in scales)
+            scales = tuple(replace(s, steps=max(1, round(settings.steps * s.steps / total))) for s in scales)
+        levels: list[_Level] = []
+        carried = 0  # steps of levels too small to be useful move to the next level
+        for scale in scales:
+            size = (max(1, round(final[0] * scale.fraction)), max(1, round(final[1] * scale.fraction)))
+            if scale.fraction < 1 and max(size) < self.preset.min_side:
+                carried += scale.steps
+                continue
+            levels.append(_Level(final if scale.fraction >= 1 else size, scale.steps + carried))
+            carried = 0
+        return levels
+
+    def _objective(self, content: Tensor, styles: list[Image.Image], blend: list[float], long_side: int,
+                   settings: TransferSettings) -> Callable[[Tensor], Tensor]:
+        preset = self.preset
+        with torch.no_grad():
+            content_loss = ContentLoss(self.extractor(content, preset.content_layers.keys()),
+                                       preset.content_layers)
+            style_features = [self.extractor(image_to_tensor(fit(s, long_side, upscale=True)),
+                                             preset.style_layers.keys()) for s in styles]
+            style_loss = StyleLoss.blended(style_features, blend, preset.style_layers)
+        style_weight = preset.style_weight * settings.style_strength
+
+        def objective(image: Tensor) -> Tensor:
+            features = self.extractor(image, self.layers)
+            loss = preset.content_weight * content_loss(features) + style_weight * style_loss(features)
+            if preset.tv_weight:
+                loss = loss + preset.tv_weight * total_variation(image)
+            return loss
+
+        return objective
+
+    def _optimise(self, start: Tensor, objective: Callable[[Tensor], Tensor], steps: int,
+                  settings: TransferSettings, tracker: _ProgressTracker) -> Tensor:
+        """Minimise `objective` over the pixels for `steps` evaluations; return the best image seen.
+
+        On a loss spike or NaN the best image is restored and the step size halved (L-BFGS and Adam);
+        Adam also halves its step when the loss plateaus.
+        """
+        kind = settings.optimizer or self.preset.optimizer
+        pixels = start.clone().requires_grad_(True)
+        best = start.clone()
+        best_loss = math.inf
+        lr = LEARNING_RATES[kind]
+        done = 0
+
+        def evaluate() -> Tensor:
+            nonlocal best_loss, done
+            with torch.no_grad():
+                pixels.clamp_(0, 1)
+            loss = objective(pixels)
+            value = loss.item()
+            if not math.isfinite(value) or value > SPIKE_FACTOR * best_loss:
+                raise _Diverged
+            if value < best_loss:
+                best_loss = value
+                best.copy_(pixels.detach())
+            loss.backward()
+            done += 1
+            tracker.step(value, pixels)
+            return loss
+
+        while done < steps:
+            try:
+                if kind == "lbfgs":
+                    optimizer = torch.optim.LBFGS([pixels], lr=lr, max_iter=steps - done, max_eval=steps - done,
+                                                  history_size=self.preset.lbfgs_history,
+                                                  tolerance_grad=0.0, tolerance_change=0.0)
+
+                    def closure() -> Tensor:
+                        optimizer.zero_grad()
+                        return evaluate()
+
+                    optimizer.step(closure)
+                else:
+                    optimizer = torch.optim.Adam([pixels], lr=lr)
+                    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=10)
+                    while done < steps:
+                        optimizer.zero_grad()
+                        plateau.step(evaluate().item())
+                        optimizer.step()
+            except _Diverged:
+                lr *= 0.5
+                with torch.no_grad():
+                    pixels.copy_(best)
+                tracker.skip()
+        return best.clamp_(0, 1)
+
+
+class _ProgressTracker:
+    """Turns evaluations on levels of different sizes into one steady progress report, and checks cancel.
+
+    A step's share of the work is proportional to its level's pixel count, so the reported fraction
+    moves with wall time rather than racing through the cheap coarse levels.
+    """
+
+    def __init__(self, levels: list[_Level], callback: ProgressCallback | None, cancel: CancelCheck | None,
+                 preview_every: int = 0) -> None:
+        self.callback, self.cancel, self.preview_every = callback, cancel, preview_every
+        self.costs = [level.size[0] * level.size[1] for level in levels]
+        self.steps = [level.steps for level in levels]
+        self.total_cost = sum(c * s for c, s in zip(self.costs, self.steps))
+        self.total = sum(self.steps)
+        self.level = 0
+        self.step_count = 0
+        self.work_done = 0.0
+        self.last_loss: float | None = None
+
+    def step(self, loss: float, image: Tensor) -> None:
+        check_cancel(self.cancel)
+        self.step_count += 1
+        self.work_done += self.costs[self.level]
+        self.last_loss = loss
+        if self.callback is None:
+            return
+        preview = None
+        if self.preview_every and self.step_count % self.preview_every == 0:
+            preview = self._thumbnail(image)
+        self.callback(Progress(min(self.step_count, self.total), self.total, loss, preview,
+                               self.work_done / self.total_cost))
+
+    def skip(self) -> None:
+        check_cancel(self.cancel)
+
+    def level_done(self, image: Tensor) -> None:
+        """Align the count with the plan (a level may stop early) and send its result as a preview."""
+        self.work_done = sum(c * s for c, s in zip(self.costs[: self.level + 1], self.steps[: self.level + 1]))
+        self.step_count = sum(self.steps[: self.level + 1])
+        self.level += 1
+        if self.callback is not None and self.level < len(self.steps):
+            self.callback(Progress(self.step_count, self.total, self.last_loss, self._thumbnail(image),
+                                   self.work_done / self.total_cost))
+
+    @staticmethod
+    def _thumbnail(image: Tensor) -> Image.Image:
+        small = tensor_to_image(image)
+        small.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+        return small
