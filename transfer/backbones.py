@@ -42,18 +42,28 @@ RESNET50_LAYERS = ("stem", "pool", "layer1.0", "layer1.1", "layer1.2", "layer2.0
 
 
 class FeatureExtractor(nn.Module):
-    """Runs `layers` (named, in order) on a normalised image and keeps the requested outputs."""
+    """Runs `layers` (named, in order) on a normalised image and keeps the requested outputs.
 
-    def __init__(self, name: str, layers: Iterable[tuple[str, nn.Module]]) -> None:
+    `halo` is how many input rows around a region the network needs to compute that region's features
+    exactly (its receptive-field radius, rounded up); `strides[name]` is how much a layer downsamples.
+    Together they let `transfer.strips` work on strips of the image instead of all of it at once.
+    """
+
+    def __init__(self, name: str, layers: Iterable[tuple[str, nn.Module]], halo: int) -> None:
         super().__init__()
         self.name = name
         named = list(layers)
         self.layer_names = tuple(n for n, _ in named)
+        self.halo = halo
         self.body = nn.ModuleList(m for _, m in named)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         self.requires_grad_(False)
         self.eval()
+        with torch.no_grad():
+            probe = self(torch.zeros(1, 3, 64, 64), self.layer_names)
+        self.strides = {name: 64 // f.shape[-1] for name, f in probe.items()}
+        self.max_stride = max(self.strides.values())
 
     def forward(self, image: Tensor, layers: Collection[str]) -> dict[str, Tensor]:
         unknown = set(layers) - set(self.layer_names)
@@ -81,7 +91,8 @@ def vgg19_features(weights_dir: Path | None = None, download: bool | None = None
         if isinstance(module, nn.ReLU):
             module.inplace = False
     load_into(features, Weights.VGG19, weights_dir, download)
-    return FeatureExtractor("VGG19", zip(VGG19_LAYERS[:VGG19_CACHED_DEPTH], features))
+    # receptive-field radius of conv3_1: 1 + 1 px, then 2 x 2 px after pool1, then 4 px after pool2 = 10
+    return FeatureExtractor("VGG19", zip(VGG19_LAYERS[:VGG19_CACHED_DEPTH], features), halo=16)
 
 
 def resnet50_features(weights_dir: Path | None = None, download: bool | None = None) -> FeatureExtractor:
@@ -102,4 +113,5 @@ def resnet50_features(weights_dir: Path | None = None, download: bool | None = N
         ("layer1.2", net.layer1[2]),
         ("layer2.0", net.layer2[0]),
     ]
-    return FeatureExtractor("ResNet50", layers)
+    # receptive-field radius of layer2.0: 3 (stem) + 2 (max pool) + 3 x 4 (layer1) + 4 (layer2.0) = 21
+    return FeatureExtractor("ResNet50", layers, halo=24)

@@ -1,4 +1,4 @@
-"""The Gatys et al. losses: content (feature MSE), style (Gram-matrix MSE) and total variation.
+"""The Gatys et al. style loss (Gram-matrix MSE) and total variation; the content error is in `strips`.
 
 Each is normalised by the size of what it compares, so a weight means the same at 128 px as at 1024 px.
 """
@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["gram_matrix", "ContentLoss", "StyleLoss", "total_variation"]
+__all__ = ["gram_matrix", "StyleLoss", "total_variation"]
 
 
 def gram_matrix(features: Tensor) -> Tensor:
@@ -17,19 +17,6 @@ def gram_matrix(features: Tensor) -> Tensor:
     _, channels, height, width = features.shape
     flat = features.reshape(channels, height * width)
     return flat @ flat.t() / (channels * height * width)
-
-
-class ContentLoss(nn.Module):
-    """Weighted MSE between feature maps and the content image's, per layer."""
-
-    def __init__(self, targets: Mapping[str, Tensor], layer_weights: Mapping[str, float]) -> None:
-        super().__init__()
-        self.layer_weights = dict(layer_weights)
-        self.targets = {name: targets[name].detach() for name in self.layer_weights}
-
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        return sum(w * F.mse_loss(features[name], self.targets[name])
-                   for name, w in self.layer_weights.items())
 
 
 class StyleLoss(nn.Module):
@@ -41,17 +28,15 @@ class StyleLoss(nn.Module):
         self.targets = {name: targets[name].detach() for name in self.layer_weights}
 
     @classmethod
-    def blended(cls, style_features: Sequence[Mapping[str, Tensor]], blend: Sequence[float],
+    def blended(cls, style_grams: Sequence[Mapping[str, Tensor]], blend: Sequence[float],
                 layer_weights: Mapping[str, float]) -> StyleLoss:
-        """Targets from several style images: their Gram matrices averaged with `blend` weights."""
+        """Targets from several style images' Gram matrices, averaged with `blend` weights."""
         total = float(sum(blend))
-        targets = {name: sum(gram_matrix(f[name]) * (b / total) for f, b in zip(style_features, blend))
-                   for name in layer_weights}
+        targets = {name: sum(g[name] * (b / total) for g, b in zip(style_grams, blend)) for name in layer_weights}
         return cls(targets, layer_weights)
 
-    def forward(self, features: Mapping[str, Tensor]) -> Tensor:
-        return sum(w * F.mse_loss(gram_matrix(features[name]), self.targets[name])
-                   for name, w in self.layer_weights.items())
+    def forward(self, grams: Mapping[str, Tensor]) -> Tensor:
+        return sum(w * F.mse_loss(grams[name], self.targets[name]) for name, w in self.layer_weights.items())
 
 
 def total_variation(image: Tensor) -> Tensor:

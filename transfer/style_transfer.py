@@ -19,7 +19,8 @@ from torch import Tensor
 
 from transfer.backbones import FeatureExtractor, resnet50_features, vgg19_features
 from transfer.images import ImageSource, fit, fit_size, image_to_tensor, keep_colors, load_image, tensor_to_image
-from transfer.losses import ContentLoss, StyleLoss, total_variation
+from transfer.losses import StyleLoss, total_variation
+from transfer.strips import GatysTerms, strip_features, strip_grams
 from transfer.presets import LEARNING_RATES, RESNET50_PRESET, VGG19_PRESET, Preset, Scale
 from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
 
@@ -143,17 +144,17 @@ class StyleTransfer:
     def _objective(self, content: Tensor, styles: list[Image.Image], blend: list[float], long_side: int,
                    settings: TransferSettings) -> Callable[[Tensor], Tensor]:
         preset = self.preset
-        with torch.no_grad():
-            content_loss = ContentLoss(self.extractor(content, preset.content_layers.keys()),
-                                       preset.content_layers)
-            style_features = [self.extractor(image_to_tensor(fit(s, long_side, upscale=True)),
-                                             preset.style_layers.keys()) for s in styles]
-            style_loss = StyleLoss.blended(style_features, blend, preset.style_layers)
+        style_layers = list(preset.style_layers)
+        content_targets = strip_features(self.extractor, content, list(preset.content_layers))
+        style_grams = [strip_grams(self.extractor, image_to_tensor(fit(s, long_side, upscale=True)), style_layers)
+                       for s in styles]
+        style_loss = StyleLoss.blended(style_grams, blend, preset.style_layers)
+        terms = GatysTerms(self.extractor, content_targets, preset.content_layers, style_layers)
         style_weight = preset.style_weight * settings.style_strength
 
         def objective(image: Tensor) -> Tensor:
-            features = self.extractor(image, self.layers)
-            loss = preset.content_weight * content_loss(features) + style_weight * style_loss(features)
+            content_error, grams = terms(image)
+            loss = preset.content_weight * content_error + style_weight * style_loss(grams)
             if preset.tv_weight:
                 loss = loss + preset.tv_weight * total_variation(image)
             return loss

@@ -1,0 +1,196 @@
+"""Shared benchmark helpers: run a job in a fresh process and measure it, print a table, write JSON.
+
+Every job runs in its own subprocess so that its peak memory is its own: the child imports torch and
+torchvision, records its resident memory (the *import baseline*), resets the kernel's high-water mark,
+then runs the job. Reported: the wall time of the part the job marks as timed (not imports or weight
+loading) and the peak resident memory above that baseline (Linux ``VmHWM``; ``getrusage`` elsewhere).
+
+On a shared machine compare ``cpu_s / wall_s`` with the thread count to see how much CPU the job got.
+
+A job is a module-level function ``job(timer: Stopwatch, **kwargs) -> JSON value`` named as
+``"package.module:function"``; it wraps the work to time in ``with timer:``. Its keyword arguments
+and its return value travel as JSON, so pass paths as strings and save images to files.
+
+    m = run_measured("bench.nst:baseline_job", {"size": 256, ...})
+    m.wall_s, m.peak_mb, m.result
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Stopwatch", "Measurement", "MeasureError", "run_measured", "write_json", "format_table",
+           "machine_info"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class MeasureError(RuntimeError):
+    """The job's subprocess failed; its traceback was printed on stderr."""
+
+
+class Stopwatch:
+    """Sums the wall and CPU time spent inside ``with timer:`` blocks, so jobs choose what is timed.
+
+    CPU time (all threads) next to wall time shows how many cores the job really had on a shared machine.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.cpu_seconds = 0.0
+        self.used = False
+        self._start = (0.0, 0.0)
+
+    def __enter__(self) -> Stopwatch:
+        self.used = True
+        self._start = (time.perf_counter(), time.process_time())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds += time.perf_counter() - self._start[0]
+        self.cpu_seconds += time.process_time() - self._start[1]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One job's numbers. `wall_s` is the timed part (the whole job if it never entered the timer)."""
+
+    wall_s: float
+    cpu_s: float  # CPU time of the same part, summed over threads
+    peak_mb: float  # peak resident memory above the import baseline
+    import_mb: float  # resident memory right after `import torch, torchvision`
+    torch_threads: int
+    result: Any  # the job's JSON return value
+
+
+def _status_mb(field: str) -> float | None:
+    """A memory line of /proc/self/status in MiB, or None off Linux."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _peak_mb() -> float:
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
+    import resource
+
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024  # bytes on macOS, KiB elsewhere
+
+
+def _reset_peak() -> None:
+    """Reset VmHWM to the current RSS (Linux >= 4.0), so transient import peaks are not counted."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass  # not Linux or not allowed: the peak then includes the imports' own transient peak
+
+
+def _child(spec: Mapping[str, Any]) -> None:
+    """Runs in the subprocess: baseline, job, numbers written to the result file."""
+    import torch
+    import torchvision  # noqa: F401  (part of the import baseline)
+
+    _reset_peak()
+    import_mb = _status_mb("VmRSS") or _peak_mb()
+    module_name, function_name = spec["target"].split(":")
+    job = getattr(importlib.import_module(module_name), function_name)
+    timer = Stopwatch()
+    whole = Stopwatch()
+    with whole:
+        result = job(timer, **spec["kwargs"])
+    timed = timer if timer.used else whole
+    measurement = Measurement(wall_s=timed.seconds, cpu_s=timed.cpu_seconds,
+                              peak_mb=_peak_mb() - import_mb, import_mb=import_mb,
+                              torch_threads=torch.get_num_threads(), result=result)
+    Path(spec["result_path"]).write_text(json.dumps(asdict(measurement)))
+
+
+def run_measured(target: str, kwargs: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+                 timeout: float | None = None) -> Measurement:
+    """Run ``target`` ("module:function") in a fresh Python process; its output goes to our terminal.
+
+    `env` adds or overrides environment variables for that process only (e.g. a weights folder).
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        spec = {"target": target, "kwargs": dict(kwargs or {}), "result_path": str(result_path)}
+        child_env = {**os.environ, **(env or {})}
+        child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), child_env.get("PYTHONPATH")) if p)
+        try:
+            proc = subprocess.run([sys.executable, "-m", "bench.measure", json.dumps(spec)], env=child_env,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise MeasureError(f"{target} ran past {timeout} s and was stopped") from None
+        if proc.returncode != 0 or not result_path.exists():
+            raise MeasureError(f"{target} failed in its subprocess (exit code {proc.returncode}); "
+                               "its traceback is above")
+        return Measurement(**json.loads(result_path.read_text()))
+
+
+def write_json(path: Path, data: Any) -> Path:
+    """Write `data` as indented JSON, creating the folder; NaN/inf become null so any reader accepts it."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, Mapping):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clean(data), indent=2) + "\n")
+    return path
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
+    """A plain-text table. `columns`: (key, header, format spec such as ".2f"); None/missing shows "-"."""
+    def cell(row: Mapping[str, Any], key: str, spec: str) -> str:
+        value = row.get(key)
+        return "-" if value is None else format(value, spec)
+
+    cells = [[header for _, header, _ in columns]]
+    cells += [[cell(row, key, spec) for key, _, spec in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = ["  ".join(text.rjust(width) if n else text.ljust(width)
+                       for n, (text, width) in enumerate(zip(line, widths))) for line in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers depend on: torch version and threads, CPU model and count, Python."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpu_model": cpu,
+            "cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+if __name__ == "__main__":
+    _child(json.loads(sys.argv[1]))

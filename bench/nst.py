@@ -1,0 +1,261 @@
+"""`python -m bench nst`: the classic tutorial baseline against our engine, judged by one neutral evaluator.
+
+For each size and (content, style) pair, every method runs in its own subprocess (bench.measure): wall
+time of the transfer itself, steps, peak memory above the import baseline. Its final image is saved as
+PNG and scored by bench.evaluate at that size. Ratios are to the baseline of the same size and pair;
+the issue's targets are checked at the end. The ResNet50 row uses RANDOM weights (none exist offline):
+its time and memory are meaningful, its score is not.
+
+    STYLEBOT_WEIGHTS_DIR=../shared/weights python -m bench nst                       # 256 and 512, amber:candy
+    python -m bench nst --size 256 --pairs amber:candy chelsea:mosaic --methods baseline vgg
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from bench.evaluate import Evaluator
+from bench.measure import REPO, MeasureError, Stopwatch, format_table, machine_info, run_measured, write_json
+from weights import WeightsError
+
+METHODS = {"baseline": "baseline (classic tutorial)", "vgg": "engine VGG19",
+           "resnet": "engine ResNet50 (random w.)"}
+TIME_TARGETS = {256: 3, 512: 5}  # size -> the VGG19 preset must take at most 1/k of the baseline's time
+RESNET_STEP_RATIO = 0.5  # ResNet50 time per step at most half of VGG19's
+MEMORY_TARGET = (512, 400.0)  # a VGG job at this size under this many MB above the import baseline
+ISSUE_BASELINE_STEPS = 300
+RANDOM_NOTE = ("The ResNet50 row uses RANDOM weights (no ImageNet ResNet50 file exists offline): "
+               "its time and memory are meaningful, its score is not.")
+COLUMNS = [("label", "method", ""), ("pair", "pair", ""), ("size", "size", "d"), ("steps", "steps", "d"),
+           ("wall_s", "wall s", ".1f"), ("cpu_s", "cpu s", ".1f"), ("s_per_step", "s/step", ".3f"),
+           ("score", "score", ".4g"), ("style", "style part", ".4g"), ("content", "content part", ".4g"),
+           ("filter", "filter", ""),
+           ("peak_mb", "peak MB above import", ".0f"), ("time_ratio", "time x baseline", ".3f"),
+           ("score_ratio", "score x baseline", ".3f")]
+
+
+def _load(path: str) -> Image.Image:
+    with Image.open(path) as img:
+        return img.convert("RGB")
+
+
+def baseline_job(timer: Stopwatch, content: str, style: str, size: int, steps: int,
+                 out: str) -> dict[str, Any]:
+    """Subprocess job: the classic tutorial; weights and decoding untimed, the whole transfer timed."""
+    from bench.baseline import classic_tutorial_transfer, load_vgg19_features
+
+    cnn, content_img, style_img = load_vgg19_features(), _load(content), _load(style)
+    with timer:
+        result = classic_tutorial_transfer(cnn, content_img, style_img, size=size, num_steps=steps)
+    result.image.save(out)
+    return {"steps": result.steps}
+
+
+def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: int, steps: int | None,
+               out: str) -> dict[str, Any]:
+    """Subprocess job: our engine with its defaults (optionally another step count); `run` timed.
+
+    Steps: the highest `step` the progress reports gave (some reports repeat a step, e.g. previews at
+    the end of a level), or the number of reports if they carry no step.
+    """
+    from transfer import StyleTransfer, TransferSettings
+
+    engine = StyleTransfer.vgg19() if backbone == "vgg19" else StyleTransfer.resnet50()
+    settings = TransferSettings(size=size) if steps is None else TransferSettings(size=size, steps=steps)
+    content_img, style_img = _load(content), _load(style)
+    reports: list[tuple[int | None, int | None, float | None]] = []
+
+    def progress(report: Any) -> None:
+        reports.append((report.step, report.total, report.loss))
+
+    with timer:
+        image = engine.run(content_img, style_img, settings, progress=progress)
+    image.save(out)
+    reported = [step for step, _, _ in reports if step is not None]
+    _, total, loss = reports[-1] if reports else (None, None, None)
+    return {"steps": max(reported, default=len(reports)), "progress_calls": len(reports), "total": total,
+            "last_loss": loss}
+
+
+def _find_image(folder: Path, stem: str) -> Path:
+    matches = sorted(p for p in folder.glob(f"{stem}.*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not matches:
+        available = ", ".join(sorted(p.stem for p in folder.glob("*.*")))
+        raise SystemExit(f"no image {stem!r} in {folder} (available: {available})")
+    return matches[0]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    default_images = Path(os.environ.get("STYLEBOT_IMAGES_DIR", REPO.parent / "shared" / "images"))
+    parser = argparse.ArgumentParser(prog="python -m bench nst", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, nargs="+", default=[256, 512], help="long sides (default: 256 512)")
+    parser.add_argument("--baseline-steps", type=int, default=ISSUE_BASELINE_STEPS,
+                        help="the tutorial's num_steps (default: 300, the issue's reference)")
+    parser.add_argument("--engine-steps", type=int, default=None,
+                        help="passed as TransferSettings(steps=N) (default: the engine's own default)")
+    parser.add_argument("--pairs", nargs="+", default=["amber:candy"], metavar="CONTENT:STYLE",
+                        help="image stems in <images>/content and <images>/style (default: amber:candy; "
+                             "chelsea:mosaic is a non-square case)")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads in each job (OMP_NUM_THREADS; default: torch's own, one per core). "
+                             "On a busy machine 1 thread can be many times faster than 2 fighting for cores")
+    parser.add_argument("--images", type=Path, default=default_images,
+                        help="folder with content/ and style/ (default: $STYLEBOT_IMAGES_DIR or ../shared/images)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "nst.json",
+                        help="JSON results; images go to the folder of the same name (default: %(default)s)")
+    args = parser.parse_args(argv)
+    for pair in args.pairs:
+        if pair.count(":") != 1:
+            parser.error(f"--pairs: {pair!r} is not CONTENT:STYLE")
+    return args
+
+
+def _resnet_weights_dir(tmp: Path) -> Path:
+    """A weights folder with random ResNet50 weights and (a link to) the real VGG19 file."""
+    from bench.random_weights import write_random_resnet50
+    from weights import Weights, weights_dir
+
+    write_random_resnet50(tmp)
+    vgg = weights_dir() / Weights.VGG19.spec.filename
+    if vgg.exists():
+        (tmp / vgg.name).symlink_to(vgg)
+    return tmp
+
+
+def _job(method: str, content: Path, style: Path, size: int, args: argparse.Namespace, out: Path,
+         resnet_dir: Callable[[], Path]) -> tuple[str, dict[str, Any], dict[str, str]]:
+    files = {"content": str(content), "style": str(style), "size": size, "out": str(out)}
+    env = {} if args.threads is None else {"OMP_NUM_THREADS": str(args.threads)}
+    if method == "baseline":
+        return "bench.nst:baseline_job", {**files, "steps": args.baseline_steps}, env
+    backbone = "vgg19" if method == "vgg" else "resnet50"
+    if method == "resnet":
+        env["STYLEBOT_WEIGHTS_DIR"] = str(resnet_dir())
+    return "bench.nst:engine_job", {**files, "backbone": backbone, "steps": args.engine_steps}, env
+
+
+def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per target and (size, pair) that the methods run allow checking."""
+    checks = []
+    for size, pair in dict.fromkeys((r["size"], r["pair"]) for r in rows):
+        ok = {r["method"]: r for r in rows if (r["size"], r["pair"]) == (size, pair) and not r.get("error")}
+        base, vgg, resnet = ok.get("baseline"), ok.get("vgg"), ok.get("resnet")
+        where = f"{size} px {pair}"
+        if base and vgg and size in TIME_TARGETS:
+            k = TIME_TARGETS[size]
+            limit = base["wall_s"] / k
+            met = vgg["score"] <= base["score"] and vgg["wall_s"] <= limit
+            checks.append({"target": f"VGG19 quality and speed, {where}", "met": met, "text": (
+                f"score {vgg['score']:.4g} vs baseline {base['score']:.4g} ({base['steps']} steps); "
+                f"time {vgg['wall_s']:.1f} s vs limit {limit:.1f} s (baseline {base['wall_s']:.1f} s / {k})")})
+        if vgg and resnet:
+            limit = RESNET_STEP_RATIO * vgg["s_per_step"]
+            checks.append({"target": f"ResNet50 time per step, {where}", "met": resnet["s_per_step"] <= limit,
+                           "text": f"{resnet['s_per_step']:.3f} s/step vs limit {limit:.3f} "
+                                   f"(half of VGG19's {vgg['s_per_step']:.3f})"})
+        if vgg and size == MEMORY_TARGET[0]:
+            checks.append({"target": f"VGG19 peak memory, {where}", "met": vgg["peak_mb"] < MEMORY_TARGET[1],
+                           "text": f"{vgg['peak_mb']:.0f} MB above import vs limit {MEMORY_TARGET[1]:.0f} MB"})
+    return checks
+
+
+def _run_one(method: str, pair: str, content: Path, style: Path, size: int, args: argparse.Namespace,
+             evaluator: Evaluator, out: Path, resnet_dir: Callable[[], Path]) -> dict[str, Any]:
+    """Measure one method in its subprocess and score its saved image: one row of the table."""
+    row: dict[str, Any] = {"method": method, "label": METHODS[method], "pair": pair, "size": size,
+                           "image": str(out), "random_weights": method == "resnet"}
+    print(f"[{size} px {pair}] {METHODS[method]} ...", flush=True)
+    try:
+        m = run_measured(*_job(method, content, style, size, args, out, resnet_dir))
+    except MeasureError as exc:
+        print(f"[{size} px {pair}] {method} FAILED: {exc}", file=sys.stderr, flush=True)
+        return {**row, "label": f"{row['label']} FAILED", "error": str(exc)}
+    steps = m.result["steps"]
+    scores = evaluator.scores(_load(str(out)), _load(str(content)), _load(str(style)), size)
+    score = min(scores, key=lambda sc: sc.total)
+    print(f"[{size} px {pair}] {method}: {m.wall_s:.1f} s, {steps} steps, score {score.total:.4g}, "
+          f"peak {m.peak_mb:.0f} MB above import", flush=True)
+    return {**row, **m.result, "wall_s": m.wall_s, "cpu_s": m.cpu_s,
+            "s_per_step": m.wall_s / steps if steps else None, "score": score.total, "style": score.style,
+            "content": score.content, "filter": score.filter,
+            "score_by_filter": {sc.filter: sc.total for sc in scores},
+            "peak_mb": m.peak_mb, "import_mb": m.import_mb, "torch_threads": m.torch_threads}
+
+
+def _add_ratios(rows: list[dict[str, Any]]) -> None:
+    """Time and score of each row relative to the baseline of the same size and pair."""
+    for row in rows:
+        base = next((r for r in rows if r["method"] == "baseline" and not r.get("error")
+                     and (r["size"], r["pair"]) == (row["size"], row["pair"])), None)
+        if base and not row.get("error"):
+            row.update(time_ratio=row["wall_s"] / base["wall_s"], score_ratio=row["score"] / base["score"])
+
+
+def _notes(args: argparse.Namespace) -> list[str]:
+    notes = ["Timings are on a shared machine: other processes may inflate them (cpu s / wall s well "
+             "under the torch thread count means the job was short of CPU).",
+             "score = 1e6 * Gram style loss (conv1_1..conv3_1) + content loss (conv2_2), lower is better, "
+             "computed by bench.evaluate on each saved PNG at the evaluation size; the lowest over the "
+             "resampling filters used to size content and style (the objective depends strongly on it; "
+             "score_by_filter in the JSON has each)."]
+    if "resnet" in args.methods:
+        notes.insert(0, RANDOM_NOTE)
+    if args.baseline_steps != ISSUE_BASELINE_STEPS and "baseline" in args.methods:
+        notes.append(f"The baseline ran --baseline-steps {args.baseline_steps}; the issue's targets are "
+                     f"defined against {ISSUE_BASELINE_STEPS}.")
+    return notes
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    try:
+        evaluator = Evaluator()
+    except WeightsError as exc:
+        print(f"bench nst: {exc}", file=sys.stderr)
+        return 1
+    pairs = [(pair, _find_image(args.images / "content", pair.split(":")[0]),
+              _find_image(args.images / "style", pair.split(":")[1])) for pair in args.pairs]
+    image_dir = args.out.with_suffix("")
+    image_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-resnet-") as tmp:
+        made: list[Path] = []
+
+        def resnet_dir() -> Path:
+            if not made:
+                made.append(_resnet_weights_dir(Path(tmp)))
+            return made[0]
+
+        for size in args.size:
+            for pair, content, style in pairs:
+                for method in args.methods:
+                    out = image_dir / f"{pair.replace(':', '-')}-{size}-{method}.png"
+                    rows.append(_run_one(method, pair, content, style, size, args, evaluator, out, resnet_dir))
+    _add_ratios(rows)
+    checks = _check_targets(rows)
+    notes = _notes(args)
+    machine = machine_info()
+    print("\n" + format_table(rows, COLUMNS))
+    for check in checks:
+        print(f"{'MET    ' if check['met'] else 'NOT MET'}  {check['target']}: {check['text']}")
+    if not checks:
+        print("No target could be checked with these methods (they need baseline, vgg and/or resnet).")
+    threads = sorted({r["torch_threads"] for r in rows if "torch_threads" in r})
+    print("\n".join(["", *notes, f"Machine: {machine['cpu_model']}, {machine['cpu_count']} cores, torch "
+                                  f"{machine['torch']}, jobs ran with {threads or '?'} torch threads."]))
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    path = write_json(args.out, {"benchmark": "nst", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                 "machine": machine, "settings": settings, "notes": notes,
+                                 "results": rows, "targets": checks})
+    print(f"Results: {path}; images: {image_dir}")
+    return 1 if any(r.get("error") for r in rows) else 0

@@ -1,0 +1,143 @@
+"""Bot settings, read once at start from the environment (and `.env`), so a bad one fails before polling.
+
+Every setting is documented in the README (section "Bots"). Errors are `ConfigError`s whose message is
+one line naming the variable; the token itself never appears in any message.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telebot import apihelper
+
+__all__ = ["BotConfig", "ConfigError", "PUBLIC_DOWNLOAD_LIMIT", "SELF_HOSTED_DOWNLOAD_LIMIT", "use_api_server"]
+
+PUBLIC_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses bigger files on api.telegram.org
+SELF_HOSTED_DOWNLOAD_LIMIT = 2000 * 1024 * 1024  # a local Bot API server's own ceiling
+DEFAULT_SIZES = (256, 384, 512)
+MAX_SIZE = 2048  # results are sent as photos: Telegram takes up to 10 MB and shows at most 2560 px
+
+
+class ConfigError(ValueError):
+    """A missing or malformed setting; the message names the variable and what to put there."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {text!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _sizes(env: Mapping[str, str]) -> tuple[int, ...]:
+    text = env.get("STYLEBOT_SIZES", "").strip()
+    if not text:
+        return DEFAULT_SIZES
+    try:
+        sizes = tuple(sorted({int(part) for part in text.replace(" ", "").split(",") if part}))
+    except ValueError:
+        raise ConfigError(f"STYLEBOT_SIZES must be comma-separated pixel sizes such as 256,384,512, "
+                          f"not {text!r}") from None
+    if not sizes or sizes[0] < 32 or sizes[-1] > MAX_SIZE:
+        raise ConfigError(f"STYLEBOT_SIZES needs at least one size, each from 32 to {MAX_SIZE} px")
+    return sizes
+
+
+def _token(env: Mapping[str, str]) -> str:
+    token = env.get("BOT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("BOT_TOKEN is not set: put the token from @BotFather in the environment "
+                          "or in a .env file (BOT_TOKEN=123456:ABC...)")
+    bot_id, _, secret = token.partition(":")
+    if not bot_id.isdigit() or not secret:
+        raise ConfigError("BOT_TOKEN does not look like a bot token (expected digits, a colon, then the "
+                          "secret, as @BotFather gives it)")
+    return token
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """How a bot runs: its token, the Bot API server, the job queue and the transfer defaults."""
+
+    token: str = field(repr=False)  # never in logs or reprs
+    api_url: str | None = None  # self-hosted Bot API server, e.g. http://localhost:8081; None: Telegram's
+    workers: int = 1  # jobs computed at the same time
+    queue_limit: int = 20  # jobs waiting (not running) at most; more are refused politely
+    sizes: tuple[int, ...] = DEFAULT_SIZES  # long-side choices offered in /settings
+    default_size: int = 384
+    steps: int | None = None  # optimisation steps per transfer; None: each backbone's preset
+    progress_interval: float = 3.0  # seconds between two edits of a progress message
+    update_threads: int = 4  # threads answering chat updates (commands, buttons, photo checks)
+    compute_threads: int | None = None  # CPU threads per running job; None: torch's default (all cores)
+    weights_dir: Path | None = None  # None: STYLEBOT_WEIGHTS_DIR or the weights package
+    temp_dir: Path | None = None  # parent of the per-job temporary folders; None: the system's
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.default_size not in self.sizes:
+            object.__setattr__(self, "sizes", tuple(sorted({*self.sizes, self.default_size})))
+
+    @property
+    def download_limit(self) -> int:
+        """Largest file getFile will serve: 20 MB on Telegram's servers, far more on a self-hosted one."""
+        return SELF_HOSTED_DOWNLOAD_LIMIT if self.api_url else PUBLIC_DOWNLOAD_LIMIT
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BotConfig:
+        """Settings from `env` (default: os.environ); raises `ConfigError` with a one-line message."""
+        env = os.environ if env is None else env
+        sizes = _sizes(env)
+        default_size = _int(env, "STYLEBOT_SIZE", 384 if 384 in sizes else sizes[len(sizes) // 2], 32)
+        if default_size > MAX_SIZE:
+            raise ConfigError(f"STYLEBOT_SIZE must be at most {MAX_SIZE} px, not {default_size}")
+        steps = _int(env, "STYLEBOT_STEPS", 0, 1) or None
+        api_url = env.get("TELEGRAM_API_URL", "").strip().rstrip("/") or None
+        if api_url and not api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"TELEGRAM_API_URL must start with http:// or https://, not {api_url!r}")
+        level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
+        weights = env.get("STYLEBOT_WEIGHTS_DIR", "").strip()
+        temp = env.get("STYLEBOT_TMP_DIR", "").strip()
+        return cls(
+            token=_token(env),
+            api_url=api_url,
+            workers=_int(env, "STYLEBOT_WORKERS", 1, 1),
+            queue_limit=_int(env, "STYLEBOT_QUEUE_LIMIT", 20, 0),
+            sizes=sizes,
+            default_size=default_size,
+            steps=steps,
+            progress_interval=_float(env, "STYLEBOT_PROGRESS_INTERVAL", 3.0, 0.0),
+            update_threads=_int(env, "STYLEBOT_UPDATE_THREADS", 4, 1),
+            compute_threads=_int(env, "STYLEBOT_COMPUTE_THREADS", 0, 1) or None,
+            weights_dir=Path(weights).expanduser() if weights else None,
+            temp_dir=Path(temp).expanduser() if temp else None,
+            log_level=level,
+        )
+
+
+def use_api_server(api_url: str) -> None:
+    """Send every Bot API call and file download to `api_url` (telebot keeps these URLs globally)."""
+    apihelper.API_URL = f"{api_url}/bot{{0}}/{{1}}"
+    apihelper.FILE_URL = f"{api_url}/file/bot{{0}}/{{1}}"

@@ -1,0 +1,76 @@
+"""The only door from the bots to the neural networks: images and settings in, an image out.
+
+The bots see engines through two small protocols, so they never handle tensors and any engine that
+keeps the conventions (PIL images, `Progress` reports, a cancel check that makes it raise `Cancelled`,
+`ImageError` for pictures it refuses) can serve them. `StyleTransfer` and `Upscaler` are the real ones.
+"""
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from PIL import Image
+
+from superres import Upscaler
+from superres.srgan import srgan_x4
+from transfer import StyleTransfer, TransferSettings
+from transfer.images import ImageSource
+from transfer.progress import CancelCheck, ProgressCallback
+
+__all__ = ["Backbone", "StyleEngine", "UpscaleEngine", "Engines", "load_engines", "set_compute_threads"]
+
+
+class StyleEngine(Protocol):
+    """Repaints a content image in the style of another (`transfer.StyleTransfer` is one)."""
+
+    def run(self, content: ImageSource, style: ImageSource, settings: TransferSettings | None = None,
+            progress: ProgressCallback | None = None, cancel: CancelCheck | None = None) -> Image.Image: ...
+
+
+class UpscaleEngine(Protocol):
+    """Makes an image 4x larger (`superres.Upscaler` is one)."""
+
+    def upscale(self, image: ImageSource, progress: ProgressCallback | None = None,
+                cancel: CancelCheck | None = None) -> Image.Image: ...
+
+
+class Backbone(enum.Enum):
+    """The networks a bot can paint with; the value is the short key used in buttons and settings."""
+
+    VGG19 = "vgg19"
+    RESNET50 = "resnet50"
+
+    @property
+    def label(self) -> str:
+        return {"vgg19": "VGG19", "resnet50": "ResNet50"}[self.value]
+
+    def load(self, weights_dir: Path | None = None) -> StyleEngine:
+        """The real engine with its pretrained weights (raises `weights.WeightsError` if a file is missing)."""
+        if self is Backbone.VGG19:
+            return StyleTransfer.vgg19(weights_dir)
+        return StyleTransfer.resnet50(weights_dir)
+
+
+@dataclass(frozen=True)
+class Engines:
+    """What a bot computes with: one style engine per backbone it offers, and the upscaler if it has one."""
+
+    styles: Mapping[Backbone, StyleEngine]
+    upscaler: UpscaleEngine | None = None
+
+
+def load_engines(backbones: tuple[Backbone, ...], upscaling: bool, weights_dir: Path | None = None) -> Engines:
+    """Load every network once (seconds), before the bot starts answering."""
+    styles = {backbone: backbone.load(weights_dir) for backbone in backbones}
+    upscaler = Upscaler(srgan_x4(weights_dir)) if upscaling else None
+    return Engines(styles, upscaler)
+
+
+def set_compute_threads(count: int) -> None:
+    """CPU threads each engine call may use; torch's default (one per core) oversubscribes a machine
+    running several workers or other programs, and then every job runs several times slower."""
+    torch.set_num_threads(count)

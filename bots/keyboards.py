@@ -1,0 +1,98 @@
+"""Inline keyboards and the callback data their buttons carry (telebot's CallbackData factories)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telebot.callback_data import CallbackData
+from telebot.custom_filters import AdvancedCustomFilter
+from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+
+from bots import texts
+from bots.engines import Backbone
+from bots.settings import ASK, STRENGTHS, UserSettings
+from bots.styles import BUILTIN_STYLES
+
+__all__ = ["STYLE", "NETWORK", "RESULT", "SETTING", "COMPARE", "CallbackDataFilter", "style_keyboard",
+           "backbone_keyboard", "result_keyboard", "compared_keyboard", "settings_keyboard"]
+
+STYLE = CallbackData("key", prefix="style")  # a built-in style
+NETWORK = CallbackData("choice", prefix="net")  # a backbone's key, or COMPARE
+RESULT = CallbackData("action", "backbone", "result", prefix="res")  # what to do next with a result
+SETTING = CallbackData("name", "value", prefix="set")
+COMPARE = "compare"
+
+
+class CallbackDataFilter(AdvancedCustomFilter):
+    """`config=FACTORY.filter(...)` on a callback handler, as in pyTelegramBotAPI's examples."""
+
+    key = "config"
+
+    def check(self, call: CallbackQuery, config: object) -> bool:
+        return config.check(query=call)  # type: ignore[attr-defined]
+
+
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=data)
+
+
+def _ticked(text: str, current: bool) -> str:
+    return f"✓ {text}" if current else text
+
+
+def style_keyboard() -> InlineKeyboardMarkup:
+    keyboard = InlineKeyboardMarkup(row_width=2)
+    keyboard.add(*(_button(style.title, STYLE.new(key=style.key)) for style in BUILTIN_STYLES))
+    return keyboard
+
+
+def backbone_keyboard(backbones: Sequence[Backbone]) -> InlineKeyboardMarkup:
+    keyboard = InlineKeyboardMarkup(row_width=2)
+    keyboard.add(*(_button(b.label, NETWORK.new(choice=b.value)) for b in backbones))
+    keyboard.row(_button(texts.COMPARE_BOTH, NETWORK.new(choice=COMPARE)))
+    return keyboard
+
+
+def result_keyboard(result: int, painted: Backbone, backbones: Sequence[Backbone],
+                    upscaling: bool) -> InlineKeyboardMarkup:
+    """Under a single result (number `result` in the ResultMemory): a new style; on bots with several
+    backbones the others and a comparison; upscaling where the bot has it."""
+    def button(text: str, action: str, backbone: Backbone = painted) -> InlineKeyboardButton:
+        return _button(text, RESULT.new(action=action, backbone=backbone.value, result=result))
+
+    keyboard = InlineKeyboardMarkup()
+    keyboard.row(button(texts.NEW_STYLE, "again"))
+    others = [b for b in backbones if b is not painted]
+    if others:
+        keyboard.row(*(button(texts.try_backbone(b.label), "paint", b) for b in others),
+                     button(texts.COMPARE_BOTH, COMPARE))
+    if upscaling:
+        keyboard.row(button(texts.UPSCALE, "upscale"))
+    return keyboard
+
+
+def compared_keyboard(result: int, backbones: Sequence[Backbone], upscaling: bool) -> InlineKeyboardMarkup:
+    """Under a comparison (an album cannot carry buttons, so a message after it does)."""
+    keyboard = InlineKeyboardMarkup()
+    keyboard.row(_button(texts.NEW_STYLE, RESULT.new(action="again", backbone=backbones[0].value, result=result)))
+    if upscaling:
+        keyboard.row(*(_button(texts.upscale_one(b.label), RESULT.new(action="upscale", backbone=b.value,
+                                                                      result=result)) for b in backbones))
+    return keyboard
+
+
+def settings_keyboard(settings: UserSettings, sizes: Sequence[int],
+                      backbones: Sequence[Backbone]) -> InlineKeyboardMarkup:
+    keyboard = InlineKeyboardMarkup()
+    keyboard.row(*(_button(_ticked(texts.STRENGTH_LABELS[name], name == settings.strength),
+                           SETTING.new(name="strength", value=name)) for name in STRENGTHS))
+    keyboard.row(*(_button(_ticked(f"{size} px", size == settings.size), SETTING.new(name="size", value=size))
+                   for size in sizes))
+    keyboard.row(*(_button(_ticked(texts.COLOURS[keep], keep == settings.keep_colors),
+                           SETTING.new(name="colors", value="photo" if keep else "painting"))
+                   for keep in (False, True)))
+    if len(backbones) > 1:
+        choices = [(b.label, b.value, settings.backbone is b) for b in backbones]
+        choices.append((texts.ASK_EACH_TIME, ASK, settings.backbone is None))
+        keyboard.row(*(_button(_ticked(label, current), SETTING.new(name="network", value=value))
+                       for label, value, current in choices))
+    return keyboard

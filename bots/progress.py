@@ -1,0 +1,75 @@
+"""A job's status message: one chat message edited in place (queue place, progress bar, outcome).
+
+Telegram limits edits (about one per second per chat, fewer in bursts), so progress edits are spaced
+by `interval` seconds; a 429 answer pushes the next edit past its retry-after. A failed edit never
+fails the job: the picture matters more than the bar.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from requests import RequestException
+from telebot import TeleBot
+from telebot.apihelper import ApiException, ApiTelegramException
+
+__all__ = ["progress_bar", "StatusMessage"]
+
+log = logging.getLogger(__name__)
+BAR_WIDTH = 10
+
+
+def progress_bar(fraction: float) -> str:
+    """A text bar with the percentage, e.g. ``▓▓▓▓░░░░░░ 40%``."""
+    fraction = min(1.0, max(0.0, fraction))
+    filled = int(fraction * BAR_WIDTH + 1e-9)
+    return f"{'▓' * filled}{'░' * (BAR_WIDTH - filled)} {int(fraction * 100)}%"
+
+
+class StatusMessage:
+    """Edits message `message_id` in `chat_id`; thread-safe (workers and the queue both update it)."""
+
+    def __init__(self, bot: TeleBot, chat_id: int, message_id: int, interval: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.bot, self.chat_id, self.message_id = bot, chat_id, message_id
+        self.interval, self.clock = interval, clock
+        self._lock = threading.Lock()
+        self._text = ""
+        self._next_edit = 0.0  # clock time before which throttled edits are skipped
+        self._gone = False  # the user deleted it: stop editing
+
+    def show(self, text: str, force: bool = True) -> None:
+        """Replace the text; unless `force`, skipped while the last edit is under `interval` old."""
+        with self._lock:
+            now = self.clock()
+            if self._gone or text == self._text or (not force and now < self._next_edit):
+                return
+            try:
+                self.bot.edit_message_text(text, self.chat_id, self.message_id)
+            except ApiTelegramException as exc:
+                self._edit_failed(exc, now)
+                return
+            except (ApiException, RequestException) as exc:
+                log.warning("could not edit the status message in chat %d: %s", self.chat_id, exc)
+                return
+            self._text = text
+            self._next_edit = now + self.interval
+
+    def progress(self, title: str, fraction: float) -> None:
+        """`title` over a progress bar, throttled."""
+        self.show(f"{title}\n{progress_bar(fraction)}", force=False)
+
+    def _edit_failed(self, exc: ApiTelegramException, now: float) -> None:
+        description = exc.description or ""
+        if "message is not modified" in description:
+            return
+        if exc.error_code == 429:
+            retry_after = (exc.result_json or {}).get("parameters", {}).get("retry_after", self.interval)
+            self._next_edit = now + max(float(retry_after), self.interval)
+            log.info("Telegram asked to slow down edits in chat %d for %s s", self.chat_id, retry_after)
+        elif "message to edit not found" in description:
+            self._gone = True
+        else:
+            log.warning("could not edit the status message in chat %d: %s", self.chat_id, description)

@@ -1,0 +1,35 @@
+"""The built-in styles users can pick from a keyboard instead of sending a painting of their own.
+
+The images are original procedural paintings made by `docs/make_gallery.py`, shipped in `bots/styles/`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["BuiltinStyle", "BUILTIN_STYLES", "builtin_style"]
+
+STYLES_DIR = Path(__file__).resolve().parent / "styles"
+
+
+@dataclass(frozen=True)
+class BuiltinStyle:
+    key: str  # in callback data and file names
+    title: str  # on the button
+
+    @property
+    def path(self) -> Path:
+        return STYLES_DIR / f"{self.key}.jpg"
+
+
+BUILTIN_STYLES = (
+    BuiltinStyle("mosaic", "🪟 Mosaic"),
+    BuiltinStyle("swirls", "🌌 Swirls"),
+    BuiltinStyle("waves", "🌊 Waves"),
+    BuiltinStyle("cubist", "🔶 Cubist"),
+)
+
+
+def builtin_style(key: str) -> BuiltinStyle | None:
+    """The style with this key, or None (an old button, or a style since removed)."""
+    return next((style for style in BUILTIN_STYLES if style.key == key), None)

@@ -1,0 +1,154 @@
+"""Everything the bots say, in one place, so wording stays short, friendly and consistent."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+MB = 1024 * 1024
+
+
+class Step:
+    """Where a user is in the main flow; used to turn a wrong input into a hint for that step."""
+
+    CONTENT = "content"
+    STYLE = "style"
+    BACKBONE = "backbone"
+
+
+def help_text(backbone_labels: Sequence[str], upscaling: bool) -> str:
+    lines = ["🎨 I repaint your photo in the style of a painting.",
+             "Send me a photo, then a painting whose style you like (or pick one of mine)."]
+    if len(backbone_labels) > 1:
+        extra = " and upscale results ×4" if upscaling else ""
+        lines.append(f"I paint with {' or '.join(backbone_labels)}, can compare them side by side{extra}.")
+    lines.append("/settings: strength, size, colours · /cancel: stop at any time")
+    return "\n".join(lines)
+
+
+HELP_STEP = {
+    Step.CONTENT: "",
+    Step.STYLE: "\n\nRight now I'm waiting for the style picture.",
+    Step.BACKBONE: "\n\nRight now I'm waiting for you to pick a network.",
+}
+
+ASK_STYLE = "Got your photo 👍 Now send a painting whose style you like, or pick one of mine:"
+ASK_STYLE_AGAIN = "Same photo, new style: send a painting, or pick one of mine:"
+ASK_BACKBONE = "Which network should paint it?"
+STYLE_CHOSEN = "Style: {title}"
+BACKBONE_CHOSEN = "Network: {label}"
+COMPARE_BOTH = "⚖️ Compare both"
+
+HINTS = {
+    Step.CONTENT: "Send me a photo to repaint 📷 (or /help).",
+    Step.STYLE: "Now I need the style: send a painting (photo or image file), or pick one of the styles above.",
+    Step.BACKBONE: "Pick a network with the buttons above, or /cancel.",
+}
+WRONG_KIND = {
+    "text": "",
+    "picture": "",
+    "command": "I don't know that command. ",
+    "sticker": "Stickers can't be repainted. ",
+    "video": "I can only paint still pictures, not videos. ",
+    "document": "That file isn't a picture I can read (JPEG, PNG, WebP, BMP, TIFF or GIF). ",
+    "other": "I can't use that. ",
+}
+
+
+def wrong_input(kind: str, step: str) -> str:
+    return WRONG_KIND.get(kind, WRONG_KIND["other"]) + HINTS[step]
+
+
+def too_big(size: int | None, limit: int) -> str:
+    what = f"That file is {size / MB:.0f} MB" if size else "That file is too big"
+    return (f"{what}; I can only download files up to {limit / MB:.0f} MB. "
+            "Send it as a photo, or a smaller file.")
+
+
+def refused_image(reason: str) -> str:
+    return f"I can't use this picture: {reason} Please send another one."
+
+
+DOWNLOAD_FAILED = "I couldn't download your picture from Telegram. Please send it again."
+HANDLER_FAILED = "😵 Sorry, something went wrong on my side. Please try again."
+
+CANCELLED_DRAFT = "Okay, I've forgotten that photo. Send a new one whenever you like."
+CANCELLED_QUEUED = "Removed your request from the queue."
+CANCELLING_RUNNING = "Stopping your job…"
+NOTHING_TO_CANCEL = "Nothing to cancel. Send me a photo to start."
+CANCELLED = "🛑 Cancelled."
+NOT_FINISHED = "❌ Not finished."
+SHUTDOWN = "🔧 I'm restarting for maintenance, so your request was not finished. Please send it again in a minute."
+QUEUE_FULL = "😓 I'm very busy: the queue is full. Please try again in a few minutes."
+JOB_FAILED = "😵 Sorry, something went wrong while working on your picture. It has been logged; please try again."
+EXPIRED_BUTTON = "This button has expired. Send a new photo to start again."
+FORGOTTEN_RESULT = "I no longer remember that picture. Please send your photo again."
+
+
+def already_queued(position: int) -> str:
+    where = "in progress" if position == 0 else f"waiting at #{position} in the queue"
+    return f"You already have a job {where}. Wait for it to finish, or /cancel it."
+
+
+def queued(position: int) -> str:
+    if position == 0:
+        return "⏳ Starting…"
+    return f"⏳ You're #{position} in the queue. I'll start as soon as a painter is free."
+
+
+def painting(label: str, stage: int, stages: int) -> str:
+    of = f" ({stage}/{stages})" if stages > 1 else ""
+    return f"🎨 Painting with {label}{of}…"
+
+
+UPSCALING = "🔍 Upscaling ×4…"
+
+
+def done(seconds: float) -> str:
+    return f"✅ Done in {seconds:.1f} s."
+
+
+def result_caption(label: str, seconds: float) -> str:
+    return f"{label} — {seconds:.1f} s"
+
+
+COMPARED = "Which one do you like? Upscale it, or try another style."
+
+
+def upscaled(width: int, height: int) -> str:
+    return f"Upscaled ×4: {width}×{height} px, as a file so Telegram keeps every pixel."
+
+
+# ---- buttons ---------------------------------------------------------------------------------------
+NEW_STYLE = "🎨 New style"
+UPSCALE = "🔍 Upscale ×4"
+
+
+def try_backbone(label: str) -> str:
+    return f"🔁 Try {label}"
+
+
+def upscale_one(label: str) -> str:
+    return f"🔍 Upscale {label} ×4"
+
+
+# ---- /settings -------------------------------------------------------------------------------------
+STRENGTH_LABELS = {"soft": "Soft", "normal": "Normal", "strong": "Strong"}
+COLOURS = {False: "Painting's colours", True: "Photo's colours"}
+ASK_EACH_TIME = "Ask me"
+
+
+def settings_text(strength: str, size: int, keep_colors: bool, backbone_label: str | None) -> str:
+    """The /settings message; `backbone_label` only on bots with several networks ("" for "ask me")."""
+    lines = ["⚙️ Your settings, used for your next pictures. Tap to change:",
+             f"• Style strength: {STRENGTH_LABELS[strength].lower()}", f"• Size: {size} px",
+             f"• Colours: {'from your photo' if keep_colors else 'from the painting'}"]
+    if backbone_label is not None:
+        lines.append(f"• Network: {backbone_label or 'ask me each time'}")
+    return "\n".join(lines)
+
+
+COMMANDS = {
+    "start": "what I do",
+    "help": "how to use me",
+    "settings": "strength, size, colours",
+    "cancel": "stop the current request",
+}

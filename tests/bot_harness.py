@@ -1,0 +1,171 @@
+"""Whole conversations with a real bot: a StyleBot polling the fake Bot API server, and users that talk to it.
+
+`BotUnderTest` starts a bot (real telebot client, real engines at a tiny size) in a thread and stops it
+cleanly; `User` sends what a person would send and waits for what the bot answers. Nothing is mocked:
+every step goes through HTTP, telebot, the handlers, the job queue and the engines.
+"""
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from bots import BotConfig, Engines, StyleBot, texts
+from fake_bot_api import FakeBotApi
+
+TOKEN = "123:TEST-TOKEN"
+RESULT_TIMEOUT = 60.0  # a few optimisation steps at 64 px, on a busy 2-core machine
+
+
+def photo_bytes(size: tuple[int, int] = (120, 90), seed: int = 0, fmt: str = "JPEG") -> bytes:
+    """A small photo-like picture: a smooth gradient with some noise."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([xx / w * 255, yy / h * 255, (xx + yy) / (w + h) * 255], axis=-1)
+    pixels = np.clip(base + rng.normal(0, 20, base.shape), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def bot_config(api: FakeBotApi, temp_dir: Path, **overrides: Any) -> BotConfig:
+    """Tiny, fast settings: 64 px results, 3 steps, the fake server as a self-hosted Bot API server."""
+    config = BotConfig(token=TOKEN, api_url=f"http://127.0.0.1:{api.port}", sizes=(64, 96), default_size=64,
+                       steps=3, progress_interval=0.0, temp_dir=temp_dir, workers=1, queue_limit=5)
+    return replace(config, **overrides)
+
+
+def engines_for(bot_class: type[StyleBot], every: Engines) -> Engines:
+    """The subset of the session's engines a bot class declares."""
+    return Engines({b: every.styles[b] for b in bot_class.backbones}, every.upscaler if bot_class.upscaling else None)
+
+
+class BotUnderTest:
+    """A bot polling the fake server in a thread, with the folder its jobs keep their files in."""
+
+    def __init__(self, bot: StyleBot, api: FakeBotApi) -> None:
+        self.bot, self.api = bot, api
+        self.temp_dir = bot.config.temp_dir
+        self._thread = threading.Thread(target=bot.run, name="bot-under-test", daemon=True)
+
+    @classmethod
+    def start(cls, bot_class: type[StyleBot], api: FakeBotApi, engines: Engines, temp_dir: Path,
+              **overrides: Any) -> BotUnderTest:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        running = cls(bot_class(bot_config(api, temp_dir, **overrides), engines), api)
+        running._thread.start()
+        return running
+
+    def stop(self) -> None:
+        self.bot.stop(timeout=30)
+        self.api.end_long_polls()
+        self._thread.join(timeout=10)
+        assert not self._thread.is_alive(), "the bot did not stop polling"
+
+    @property
+    def asks_backbone(self) -> bool:
+        return len(self.bot.backbones) > 1
+
+    def user(self, chat_id: int) -> User:
+        return User(self, chat_id)
+
+    def job_files(self) -> list[Path]:
+        """What jobs left in the temporary folder (should be nothing once they ended)."""
+        return sorted(self.temp_dir.rglob("*"))
+
+
+class User:
+    """One person in a private chat with the bot (chat id = user id)."""
+
+    def __init__(self, running: BotUnderTest, chat_id: int) -> None:
+        self.running, self.api, self.chat_id = running, running.api, chat_id
+
+    # ---- saying things ----------------------------------------------------------------------------------
+    def says(self, text: str) -> int:
+        """Send a text; returns the call-log mark to wait for the answer from."""
+        since = self.api.mark()
+        self.api.send_text(self.chat_id, text)
+        return since
+
+    def sends_photo(self, data: bytes | None = None) -> int:
+        since = self.api.mark()
+        self.api.send_photo(self.chat_id, data or photo_bytes())
+        return since
+
+    def sends_file(self, data: bytes, name: str, mime: str | None = None, size: int | None = None) -> int:
+        since = self.api.mark()
+        self.api.send_document(self.chat_id, data, name, mime, file_size=size)
+        return since
+
+    def presses(self, message: dict, data: str) -> int:
+        since = self.api.mark()
+        self.api.press_button(self.chat_id, message["message_id"], data)
+        return since
+
+    def taps(self, message: dict, text: str) -> int:
+        """Press the inline button labelled `text` under `message`."""
+        data = dict(self.api.inline_buttons(message)).get(text)
+        assert data is not None, f"no button {text!r} under {message.get('text') or message.get('caption')!r}"
+        return self.presses(message, data)
+
+    # ---- waiting for the bot --------------------------------------------------------------------------
+    def gets(self, text: str, since: int = 0, timeout: float | None = None) -> dict:
+        return self.api.wait_for_message(self.chat_id, text, since=since, timeout=timeout)
+
+    def gets_photo(self, since: int = 0, timeout: float = RESULT_TIMEOUT) -> dict:
+        return self.api.wait_for_photo(self.chat_id, since=since, timeout=timeout)
+
+    def texts(self) -> list[str]:
+        return [m.get("text") or m.get("caption") or "" for m in self.api.messages(self.chat_id)]
+
+    def waits_for_job_end(self, timeout: float = 30.0) -> None:
+        """Until the user has no job in the queue (its task, temporary folder included, is over)."""
+        wait_until(lambda: self.running.bot.queue.active(self.chat_id) is None, timeout)
+
+    # ---- the main flow, step by step --------------------------------------------------------------------
+    def starts_with_photo(self, data: bytes | None = None) -> dict:
+        """Send the content photo; returns the bot's question for the style (with its keyboard)."""
+        return self.gets(texts.ASK_STYLE, self.sends_photo(data))
+
+    def picks_style(self, prompt: dict, key: str = "mosaic") -> int:
+        return self.presses(prompt, f"style:{key}")
+
+    def picks_backbone_if_asked(self, since: int, choice: str = "vgg19") -> int:
+        """On bots with several networks, answer the network question; returns a mark for what follows."""
+        if not self.running.asks_backbone:
+            return since
+        question = self.gets(texts.ASK_BACKBONE, since)
+        return self.presses(question, f"net:{choice}")
+
+    def paints(self, style_key: str = "mosaic", backbone: str = "vgg19") -> dict:
+        """The whole main flow with a built-in style; returns the result photo once the job is over."""
+        since = self.picks_backbone_if_asked(self.picks_style(self.starts_with_photo(), style_key), backbone)
+        result = self.gets_photo(since)
+        self.waits_for_job_end()
+        return result
+
+    def status_messages(self) -> list[dict]:
+        """The bot's job status messages in this chat (queue place, progress, outcome), oldest first."""
+        starts = ("⏳", "🎨 Painting", "🔍 Upscaling", "✅", "🛑", "❌")
+        return [m for m in self.api.messages(self.chat_id) if (m.get("text") or "").startswith(starts)]
+
+    def status_edits(self, message_id: int) -> list[tuple[float, str]]:
+        """(time, text) of every successful edit of one status message."""
+        return [(c.time, c.params["text"]) for c in self.api.calls
+                if c.method == "editMessageText" and c.ok and c.chat_id == self.chat_id
+                and int(c.params["message_id"]) == message_id]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)

@@ -1,0 +1,660 @@
+"""A fake Telegram Bot API server, so the real `telebot` client can be tested end to end without the network.
+
+The bots are driven exactly as in production (long polling, multipart uploads, file downloads); only the
+URLs change (`FakeBotApi.install()`).  Tests inject user events (`send_text`, `send_photo`, `press_button`...)
+and wait for what the bot does (`wait_for_message`, `wait_for_photo`...); a failed wait raises an
+AssertionError that dumps everything the bot sent, which is what makes a failing bot test readable.
+Standard library only (PIL, when installed, is used to build PhotoSize thumbnails); no pytest import, because
+the bot benchmark (`python -m bench bot`) uses it too.  Every call records its arrival time (time.monotonic).
+
+Usage:  with FakeBotApi() as api:  api.install(); ...   or, in conftest.py:
+        @pytest.fixture
+        def fake_api():
+            yield from fake_api_fixture()
+"""
+from __future__ import annotations
+
+import copy
+import io
+import itertools
+import json
+import mimetypes
+import re
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterator, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message")
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    """Raised by a method to answer {"ok": false, ...} with this code, like the real API."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+@dataclass
+class Upload:
+    """A multipart file part, as the bot sent it."""
+    field: str
+    filename: str
+    data: bytes
+    content_type: str | None = None
+
+
+@dataclass
+class Call:
+    """One request from the bot: what it asked and uploaded, when it arrived, what it got back."""
+    index: int
+    method: str
+    params: dict[str, str]
+    files: dict[str, Upload]
+    time: float  # time.monotonic() at arrival
+    done: bool = False
+    ok: bool = False
+    result: Any = None
+    error: str | None = None  # the error description when not ok
+
+    @property
+    def chat_id(self) -> int | None:
+        try:
+            return int(self.params["chat_id"])
+        except (KeyError, ValueError):
+            return None
+
+    def json_param(self, name: str) -> Any:
+        """A JSON-encoded parameter (reply_markup, media, commands...) decoded; None when absent."""
+        value = self.params.get(name)
+        return None if value is None else json.loads(value)
+
+
+@dataclass
+class _File:
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    data: bytes
+    file_size: int
+
+
+@dataclass
+class _Msg:
+    data: dict[str, Any]  # the Message object as the Bot API returns it
+    from_bot: bool
+    markup: Any = None  # any keyboard the bot attached (only inline keyboards appear in `data`)
+    deleted: bool = False
+    seq: int = 0  # index of the call that last created or changed it (for `since=`)
+
+
+def _parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, Upload]]:
+    """Fields and files of a multipart/form-data body (telebot sends unquoted filenames, hence the regexes)."""
+    boundary = re.search(r'boundary="?([^";]+)"?', content_type).group(1).encode()
+    fields: dict[str, str] = {}
+    files: dict[str, Upload] = {}
+    for part in body.split(b"--" + boundary)[1:-1]:
+        head, _, data = part.partition(b"\r\n\r\n")
+        headers = head.decode("utf-8", "replace")
+        name = re.search(r'[;\s]name="?([^";\r\n]*)"?', headers).group(1)
+        filename = re.search(r'filename="?([^";\r\n]*)"?', headers)
+        ctype = re.search(r"Content-Type:\s*([^\r\n;]+)", headers, re.I)
+        data = data[:-2] if data.endswith(b"\r\n") else data
+        if filename:
+            files[name] = Upload(name, filename.group(1), data, ctype.group(1).strip() if ctype else None)
+        else:
+            fields[name] = data.decode("utf-8")
+    return fields, files
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like api.telegram.org
+
+    def log_message(self, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        fake: FakeBotApi = self.server.fake  # type: ignore[attr-defined]
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if m := re.fullmatch(r"/file/bot([^/]+)/(.+)", url.path):
+            data = fake._download(m.group(1), unquote(m.group(2)))
+            if data is not None:
+                return self._reply(200, data, "application/octet-stream")
+        if not (m := re.fullmatch(r"/bot([^/]+)/(\w+)", url.path)):
+            return self._reply(404, b'{"ok":false,"error_code":404,"description":"Not Found"}')
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        files: dict[str, Upload] = {}
+        ctype = self.headers.get("Content-Type", "")
+        if ctype.startswith("multipart/form-data"):
+            fields, files = _parse_multipart(body, ctype)
+            params.update(fields)
+        elif ctype.startswith("application/json") and body:
+            params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in json.loads(body).items()})
+        elif body:
+            params.update(parse_qsl(body.decode(), keep_blank_values=True))
+        status, payload = fake._dispatch(m.group(1), m.group(2), params, files)
+        self._reply(status, json.dumps(payload).encode())
+
+    do_POST = do_GET
+
+    def _reply(self, status: int, data: bytes, ctype: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class FakeBotApi:
+    """The fake server and its state: users' updates in, the bot's calls, messages and files out."""
+
+    def __init__(self, token: str | None = None, max_poll_wait: float = 1.0, default_timeout: float = 5.0) -> None:
+        """token: if set, other tokens get 401.  max_poll_wait caps getUpdates' long poll (it wakes at once
+        on a new update anyway), so a stopped bot exits fast.  default_timeout: for the wait_for_* helpers."""
+        self.token, self.max_poll_wait, self.default_timeout = token, max_poll_wait, default_timeout
+        self.bot_user = {"id": int(token.split(":")[0]) if token else 123, "is_bot": True, "first_name": "StyleBot",
+                         "username": "stylebot_test_bot", "can_join_groups": True,
+                         "can_read_all_group_messages": False, "supports_inline_queries": False}
+        self.commands: list[dict] = []  # the last setMyCommands
+        self.poll_count = 0  # getUpdates calls (kept out of `calls`: they would drown the log)
+        self._cond = threading.Condition()
+        self._calls: list[Call] = []
+        self._updates: list[dict] = []
+        self._update_ids, self._ids = itertools.count(1), itertools.count(1)
+        self._msgs: dict[int, dict[int, _Msg]] = {}
+        self._next_mid: dict[int, int] = {}
+        self._files: dict[str, _File] = {}
+        self._paths: dict[str, _File] = {}
+        self._failures: dict[str, list[tuple[int, str]]] = {}
+        self._callbacks: set[str] = set()
+        self._closed, self._poll_epoch = False, 0
+        self._saved_urls: tuple[Any, Any] | None = None
+        self._server: ThreadingHTTPServer | None = None
+        self._t0 = time.monotonic()
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> FakeBotApi:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.fake = self  # type: ignore[attr-defined]
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="FakeBotApi", daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving; long polls in flight return at once; telebot's URLs are restored."""
+        self.uninstall()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def end_long_polls(self) -> None:
+        """Make getUpdates calls in flight return now (empty): call after bot.stop_polling() to stop it at once."""
+        with self._cond:
+            self._poll_epoch += 1
+            self._cond.notify_all()
+
+    def __enter__(self) -> FakeBotApi:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        assert self._server, "FakeBotApi is not started"
+        return self._server.server_address[1]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot{{0}}/{{1}}"
+
+    @property
+    def file_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/file/bot{{0}}/{{1}}"
+
+    def install(self) -> FakeBotApi:
+        """Point telebot.apihelper at this server (restored by uninstall() / close())."""
+        from telebot import apihelper
+        if self._saved_urls is None:
+            self._saved_urls = (apihelper.API_URL, apihelper.FILE_URL)
+        apihelper.API_URL, apihelper.FILE_URL = self.api_url, self.file_url
+        return self
+
+    def uninstall(self) -> None:
+        if self._saved_urls is not None:
+            from telebot import apihelper
+            apihelper.API_URL, apihelper.FILE_URL = self._saved_urls
+            self._saved_urls = None
+
+    # ---- users' side: inject updates ---------------------------------------------------------------------
+    def add_file(self, data: bytes, file_path_hint: str = "documents/file.bin", file_size: int | None = None) -> str:
+        """Register a downloadable file; file_size may be faked (e.g. > 20 MB) without sending that many bytes."""
+        with self._cond:
+            return self._register(data, file_path_hint, file_size).file_id
+
+    def send_text(self, chat_id: int, text: str, user_id: int | None = None) -> dict:
+        """A user's text message; "/cmd ..." gets its bot_command entity."""
+        extra = {"entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]} \
+            if text.startswith("/") else {}
+        return self._user_message(chat_id, user_id, text=text, **extra)
+
+    def send_photo(self, chat_id: int, image_bytes: bytes, caption: str | None = None,
+                   sizes: tuple[int, ...] = (90, 320, 800), user_id: int | None = None) -> dict:
+        """A user's photo: JPEG thumbnails no longer than `sizes` (smaller than the image), then the original
+        bytes as the largest PhotoSize, so a bot that takes photo[-1] downloads exactly `image_bytes`."""
+        with self._cond:
+            photo = self._photo_sizes(image_bytes, sizes)
+        return self._user_message(chat_id, user_id, photo=photo, **({"caption": caption} if caption else {}))
+
+    def send_document(self, chat_id: int, data: bytes, file_name: str = "file.bin", mime_type: str | None = None,
+                      file_size: int | None = None, caption: str | None = None, user_id: int | None = None) -> dict:
+        with self._cond:
+            doc = self._media_obj("document", data, file_name, mime_type, file_size)
+        return self._user_message(chat_id, user_id, document=doc, **({"caption": caption} if caption else {}))
+
+    def send_sticker(self, chat_id: int, user_id: int | None = None) -> dict:
+        with self._cond:
+            f = self._register(b"RIFF\x1a\x00\x00\x00WEBPVP8 ", "stickers/sticker.webp")
+        return self._user_message(chat_id, user_id, sticker={**self._file_obj(f), "type": "regular", "width": 512,
+                                  "height": 512, "is_animated": False, "is_video": False, "emoji": "\U0001F600"})
+
+    def send_video(self, chat_id: int, user_id: int | None = None) -> dict:
+        with self._cond:
+            video = self._media_obj("video", b"\x00\x00\x00\x18ftypmp42", "clip.mp4", "video/mp4", None)
+        return self._user_message(chat_id, user_id, video=video)
+
+    def press_button(self, chat_id: int, message_id: int, data: str, user_id: int | None = None) -> str:
+        """A callback_query for the bot's inline button carrying `data`; returns the query id."""
+        with self._cond:
+            msg = self._msgs.get(chat_id, {}).get(message_id)
+            if msg is None or msg.deleted or data not in [d for _, d in self.inline_buttons(msg.data)]:
+                raise AssertionError(f"FakeBotApi: no inline button {data!r} on message {message_id} in chat "
+                                     f"{chat_id}.\n{self._dump(chat_id)}")
+            qid = str(10**15 + next(self._ids))
+            self._callbacks.add(qid)
+            self._push_update(callback_query={"id": qid, "from": self._user(user_id or chat_id), "data": data,
+                                              "message": copy.deepcopy(msg.data), "chat_instance": str(-chat_id)})
+            return qid
+
+    # ---- bot's side: inspect and wait --------------------------------------------------------------------
+    @property
+    def calls(self) -> list[Call]:
+        """The bot's calls in arrival order (getUpdates excluded: see poll_count)."""
+        with self._cond:
+            return list(self._calls)
+
+    def mark(self) -> int:
+        """Position in the call log: pass as since= to ignore what happened before."""
+        with self._cond:
+            return len(self._calls)
+
+    def messages(self, chat_id: int, include_user: bool = False) -> list[dict]:
+        """The chat's messages in their current state (after edits), each with "deleted": bool and, when the
+        bot attached one, its reply_markup (reply keyboards included)."""
+        with self._cond:
+            return [self._view(m) for m in self._msgs.get(chat_id, {}).values() if m.from_bot or include_user]
+
+    def file_bytes(self, file_id: str) -> bytes:
+        with self._cond:
+            return self._files[file_id].data
+
+    def media_bytes(self, message: dict) -> bytes:
+        """What a message carries: the largest photo size, or its document/video/sticker bytes."""
+        if message.get("photo"):
+            return self.file_bytes(message["photo"][-1]["file_id"])
+        return self.file_bytes(next(message[k] for k in ("document", "video", "sticker") if k in message)["file_id"])
+
+    @staticmethod
+    def inline_buttons(message: dict) -> list[tuple[str, str | None]]:
+        """(text, callback_data) of a message's inline keyboard, row by row."""
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data")) for row in rows for b in row]
+
+    def fail_next(self, method: str, code: int = 400, description: str = "Bad Request: injected failure",
+                  times: int = 1) -> None:
+        """Make the next `times` calls of `method` fail, e.g. (sendPhoto, 429, "Too Many Requests: retry after 1")."""
+        with self._cond:
+            self._failures.setdefault(method.lower(), []).extend([(code, description)] * times)
+
+    def wait_for(self, predicate: Callable[[Call], bool], timeout: float | None = None, since: int = 0,
+                 chat_id: int | None = None, what: str = "matching call") -> Call:
+        """The first finished call (from index `since`) matching `predicate`; chat_id only scopes the dump."""
+        return self._wait(lambda: next((c for c in self._calls[since:] if c.done and predicate(c)), None),
+                          timeout, chat_id, what)
+
+    def wait_for_message(self, chat_id: int, text_contains: str | None = None, timeout: float | None = None,
+                         since: int = 0) -> dict:
+        """The first bot message (deleted ones too, so a short-lived one is not missed) created or changed
+        since `since`, whose text or caption contains `text_contains`."""
+        return self._wait_msg(chat_id, lambda d: text_contains is None or text_contains in
+                              (d.get("text") or d.get("caption") or ""), timeout, since, f"message ~ {text_contains!r}")
+
+    def wait_for_photo(self, chat_id: int, timeout: float | None = None, since: int = 0) -> dict:
+        return self._wait_msg(chat_id, lambda d: "photo" in d, timeout, since, "photo")
+
+    def wait_for_document(self, chat_id: int, timeout: float | None = None, since: int = 0) -> dict:
+        return self._wait_msg(chat_id, lambda d: "document" in d, timeout, since, "document")
+
+    def wait_for_media_group(self, chat_id: int, timeout: float | None = None, since: int = 0,
+                             count: int | None = None) -> list[dict]:
+        def check() -> list[dict] | None:
+            groups: dict[str, list[dict]] = {}
+            for m in self._msgs.get(chat_id, {}).values():
+                if m.from_bot and m.seq >= since and "media_group_id" in m.data:
+                    groups.setdefault(m.data["media_group_id"], []).append(self._view(m))
+            return next((g for g in groups.values() if count is None or len(g) == count), None)
+        return self._wait(check, timeout, chat_id, f"media group of {count or 'any number of'} items")
+
+    def dump(self, chat_id: int | None = None) -> str:
+        with self._cond:
+            return self._dump(chat_id)
+
+    # ---- internals (called with self._cond held) -------------------------------------------------------
+    def _wait(self, check: Callable[[], T | None], timeout: float | None, chat_id: int | None, what: str) -> T:
+        timeout = self.default_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not (found := check()):
+                if (left := deadline - time.monotonic()) <= 0:
+                    where = "" if chat_id is None else f" in chat {chat_id}"
+                    raise AssertionError(f"FakeBotApi: no {what}{where} within {timeout}s.\n{self._dump(chat_id)}")
+                self._cond.wait(left)
+            return found
+
+    def _wait_msg(self, chat_id: int, match: Callable[[dict], bool], timeout: float | None, since: int,
+                  what: str) -> dict:
+        return self._wait(lambda: next((self._view(m) for m in self._msgs.get(chat_id, {}).values()
+                                        if m.from_bot and m.seq >= since and match(m.data)), None),
+                          timeout, chat_id, what)
+
+    def _dump(self, chat_id: int | None) -> str:
+        short = lambda v: repr(v if len(v) <= 100 else v[:97] + "...")  # noqa: E731
+        lines = [f"Bot calls{'' if chat_id is None else f' (chat {chat_id} and chat-less)'}:"]
+        for c in self._calls:
+            if chat_id is None or c.chat_id in (None, chat_id):
+                args = " ".join(f"{k}={short(v)}" for k, v in c.params.items() if k != "chat_id")
+                args += "".join(f" {k}=<{len(u.data)} bytes {u.filename}>" for k, u in c.files.items())
+                outcome = "..." if not c.done else "ok" if c.ok else f"ERROR {c.error}"
+                lines.append(f"  #{c.index} +{c.time - self._t0:.3f}s {c.method} {args} -> {outcome}")
+        for chat, msgs in self._msgs.items():
+            if chat_id in (None, chat):
+                lines.append(f"Messages in chat {chat}:")
+                for m in msgs.values():
+                    kind = next((k for k in ("text", "photo", "document", "video", "sticker") if k in m.data), "?")
+                    body = m.data.get("text") or m.data.get("caption") or m.data.get("document", {}).get("file_name") \
+                        or ""
+                    keys = f" buttons={self.inline_buttons(m.data)}" if "reply_markup" in m.data else \
+                        f" markup={json.dumps(m.markup)}" if m.markup else ""
+                    lines.append(f"  [{m.data['message_id']}] {'bot' if m.from_bot else 'user'} {kind} {short(body)}"
+                                 f"{keys}{' (deleted)' if m.deleted else ''}")
+        lines.append(f"Unconfirmed updates: {len(self._updates)}; getUpdates calls: {self.poll_count}")
+        return "\n".join(lines)
+
+    def _view(self, m: _Msg) -> dict:
+        view = copy.deepcopy(m.data)
+        if m.markup is not None:
+            view["reply_markup"] = copy.deepcopy(m.markup)
+        view["deleted"] = m.deleted
+        return view
+
+    def _user(self, user_id: int) -> dict:
+        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "username": f"user{user_id}",
+                "language_code": "en"}
+
+    def _new_message(self, chat_id: int, from_bot: bool, user_id: int | None, seq: int, **content: Any) -> _Msg:
+        mid = self._next_mid.get(chat_id, 1)
+        self._next_mid[chat_id] = mid + 1
+        chat = {"id": chat_id, "type": "private", "first_name": f"User{chat_id}", "username": f"user{chat_id}"}
+        data = {"message_id": mid, "from": self.bot_user if from_bot else self._user(user_id or chat_id),
+                "chat": chat, "date": int(time.time()), **content}
+        msg = self._msgs.setdefault(chat_id, {})[mid] = _Msg(data, from_bot, seq=seq)
+        return msg
+
+    def _user_message(self, chat_id: int, user_id: int | None, **content: Any) -> dict:
+        with self._cond:
+            msg = self._new_message(chat_id, False, user_id, len(self._calls), **content)
+            self._push_update(message=copy.deepcopy(msg.data))
+            return copy.deepcopy(msg.data)
+
+    def _push_update(self, **update: Any) -> None:
+        self._updates.append({"update_id": next(self._update_ids), **update})
+        self._cond.notify_all()
+
+    def _register(self, data: bytes, path_hint: str, file_size: int | None = None) -> _File:
+        n = next(self._ids)
+        folder, _, name = path_hint.rpartition("/")
+        ext = name.rpartition(".")[2] if "." in name else "bin"
+        f = _File(f"FILE-{n:06d}", f"UNIQ-{n:06d}", f"{folder or 'documents'}/file_{n}.{ext}",
+                  data, len(data) if file_size is None else file_size)
+        self._files[f.file_id] = self._paths[f.file_path] = f
+        return f
+
+    @staticmethod
+    def _file_obj(f: _File) -> dict:
+        return {"file_id": f.file_id, "file_unique_id": f.file_unique_id, "file_size": f.file_size}
+
+    def _photo_sizes(self, data: bytes, sizes: tuple[int, ...] = (90, 320, 800)) -> list[dict]:
+        """PhotoSize array, smallest first, the original bytes last (only it when PIL is missing)."""
+        try:
+            from PIL import Image
+        except ImportError:
+            return [{**self._file_obj(self._register(data, "photos/p.jpg")), "width": 0, "height": 0}]
+        if not data:  # a URL we cannot fetch (no network)
+            return [{**self._file_obj(self._register(data, "photos/p.jpg")), "width": 0, "height": 0}]
+        try:
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            rgb = img.convert("RGB")
+        except Exception as e:
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED") from e
+        out = []
+        for side in sorted(s for s in sizes if s < max(w, h)):
+            small, buf = rgb.copy(), io.BytesIO()
+            small.thumbnail((side, side))
+            small.save(buf, "JPEG", quality=85)
+            out.append({**self._file_obj(self._register(buf.getvalue(), "photos/p.jpg")),
+                        "width": small.width, "height": small.height})
+        out.append({**self._file_obj(self._register(data, "photos/p.jpg")), "width": w, "height": h})
+        return out
+
+    def _media_obj(self, kind: str, data: bytes, filename: str, mime: str | None, file_size: int | None) -> Any:
+        if kind == "photo":
+            return self._photo_sizes(data)
+        f = self._register(data, f"{kind}s/{filename}", file_size)
+        obj = {**self._file_obj(f), "file_name": filename,
+               "mime_type": mime or mimetypes.guess_type(filename)[0] or "application/octet-stream"}
+        return {**obj, "width": 640, "height": 360, "duration": 1} if kind == "video" else obj
+
+    def _resolve(self, c: Call, value: str | None, field: str) -> tuple[bytes, str, str | None]:
+        """An InputFile: a multipart part (plain or attach://name), a known file_id, or a URL (empty bytes)."""
+        if value is None or value.startswith("attach://"):
+            if (up := c.files.get(value[9:] if value else field)) is None:
+                raise ApiError(400, f"Bad Request: there is no {field} in the request")
+            return up.data, up.filename, up.content_type
+        if value in self._files:
+            f = self._files[value]
+            return f.data, f.file_path.rpartition("/")[2], None
+        if re.match(r"https?://", value):
+            return b"", value.rstrip("/").rpartition("/")[2] or "file", None
+        raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+
+    def _download(self, token: str, path: str) -> bytes | None:
+        with self._cond:
+            f = self._paths.get(path)
+            return None if f is None or (self.token and token != self.token) else f.data
+
+    def _dispatch(self, token: str, method: str, params: dict[str, str], files: dict[str, Upload]) -> tuple[int, dict]:
+        """Run one Bot API method (with the lock held; getUpdates' wait releases it) and log it."""
+        if self.token and token != self.token:
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        name = method.lower()
+        with self._cond:
+            call = Call(len(self._calls), method, params, files, time.monotonic())
+            if name != "getupdates":
+                self._calls.append(call)
+            try:
+                if queued := self._failures.get(name):
+                    raise ApiError(*queued.pop(0))
+                if (handler := getattr(self, "_m_" + name, None)) is None:
+                    raise ApiError(404, "Not Found: method not found")
+                status, payload = 200, {"ok": True, "result": handler(call)}
+            except ApiError as e:
+                status, payload = e.code, {"ok": False, "error_code": e.code, "description": e.description}
+                if retry := re.search(r"retry after (\d+)", e.description):
+                    payload["parameters"] = {"retry_after": int(retry.group(1))}
+            except Exception as e:  # a bug in the fake: make it visible in the test
+                status, payload = 500, {"ok": False, "error_code": 500, "description": f"Fake API error: {e!r}"}
+            call.done, call.ok, call.result, call.error = True, payload["ok"], payload.get("result"), \
+                payload.get("description")
+            self._cond.notify_all()
+            return status, payload
+
+    def _chat(self, c: Call) -> int:
+        if c.chat_id is None:
+            raise ApiError(400, "Bad Request: chat not found")
+        return c.chat_id
+
+    def _find(self, c: Call, action: str) -> _Msg:
+        msg = self._msgs.get(self._chat(c), {}).get(int(c.params.get("message_id") or 0))
+        if msg is None or msg.deleted:
+            raise ApiError(400, f"Bad Request: message to {action} not found")
+        if action == "edit" and not msg.from_bot:
+            raise ApiError(400, "Bad Request: message can't be edited")
+        return msg
+
+    def _set_markup(self, msg: _Msg, markup: Any) -> None:
+        msg.markup = markup
+        if markup and "inline_keyboard" in markup:
+            msg.data["reply_markup"] = markup
+        else:
+            msg.data.pop("reply_markup", None)
+
+    def _bot_message(self, c: Call, **content: Any) -> dict:
+        chat = self._chat(c)
+        reply = c.json_param("reply_parameters") or {"message_id": int(c.params.get("reply_to_message_id") or 0)}
+        if target := self._msgs.get(chat, {}).get(reply["message_id"]):
+            content["reply_to_message"] = copy.deepcopy(target.data)
+        msg = self._new_message(chat, True, None, c.index, **content)
+        self._set_markup(msg, c.json_param("reply_markup"))
+        return copy.deepcopy(msg.data)
+
+    @staticmethod
+    def _caption(params: dict) -> dict:
+        return {"caption": params["caption"]} if params.get("caption") else {}
+
+    def _edit(self, c: Call, field: str) -> dict:
+        """editMessageText/Caption: omitting reply_markup removes the inline keyboard, as in Telegram."""
+        msg = self._find(c, "edit")
+        if (field == "text") != ("text" in msg.data):
+            raise ApiError(400, f"Bad Request: there is no {field} in the message to edit")
+        new, markup = c.params.get(field, ""), c.json_param("reply_markup")
+        if field == "text" and not new:
+            raise ApiError(400, "Bad Request: message text is empty")
+        if new == msg.data.get(field, "") and markup == msg.markup:
+            raise ApiError(400, NOT_MODIFIED)
+        msg.data[field], msg.data["edit_date"], msg.seq = new, int(time.time()), c.index
+        self._set_markup(msg, markup)
+        return copy.deepcopy(msg.data)
+
+    # ---- Bot API methods (name lower-cased: the real API is case-insensitive) ----------------------------
+    def _m_getme(self, c: Call) -> dict:
+        return dict(self.bot_user)
+
+    def _m_getupdates(self, c: Call) -> list[dict]:
+        """Long polling: confirm updates below `offset` (negative: keep the last -offset), then wait."""
+        offset, limit = int(c.params.get("offset") or 0), int(c.params.get("limit") or 100)
+        deadline = time.monotonic() + min(float(c.params.get("timeout") or 0), self.max_poll_wait)
+        self.poll_count, epoch = self.poll_count + 1, self._poll_epoch
+        if offset < 0:
+            self._updates = self._updates[offset:]
+        elif offset:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        while not self._updates and not self._closed and epoch == self._poll_epoch \
+                and (left := deadline - time.monotonic()) > 0:
+            self._cond.wait(left)
+        return copy.deepcopy(self._updates[:limit])
+
+    def _m_deletewebhook(self, c: Call) -> bool:
+        return True
+
+    def _m_setmycommands(self, c: Call) -> bool:
+        self.commands = c.json_param("commands") or []
+        return True
+
+    def _m_sendchataction(self, c: Call) -> bool:
+        self._chat(c)
+        return True
+
+    def _m_answercallbackquery(self, c: Call) -> bool:
+        if c.params.get("callback_query_id") not in self._callbacks:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        self._callbacks.discard(c.params["callback_query_id"])
+        return True
+
+    def _m_sendmessage(self, c: Call) -> dict:
+        if not c.params.get("text", "").strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        return self._bot_message(c, text=c.params["text"])
+
+    def _m_editmessagetext(self, c: Call) -> dict:
+        return self._edit(c, "text")
+
+    def _m_editmessagecaption(self, c: Call) -> dict:
+        return self._edit(c, "caption")
+
+    def _m_editmessagereplymarkup(self, c: Call) -> dict:
+        msg = self._find(c, "edit")
+        if (markup := c.json_param("reply_markup")) == msg.markup:
+            raise ApiError(400, NOT_MODIFIED)
+        self._set_markup(msg, markup)
+        msg.seq = c.index
+        return copy.deepcopy(msg.data)
+
+    def _m_deletemessage(self, c: Call) -> bool:
+        msg = self._find(c, "delete")
+        msg.deleted, msg.seq = True, c.index
+        return True
+
+    def _m_getfile(self, c: Call) -> dict:
+        if (f := self._files.get(c.params.get("file_id", ""))) is None:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        if f.file_size > DOWNLOAD_LIMIT:
+            raise ApiError(400, "Bad Request: file is too big")
+        return {**self._file_obj(f), "file_path": f.file_path}
+
+    def _m_sendphoto(self, c: Call) -> dict:
+        photo = self._photo_sizes(self._resolve(c, c.params.get("photo"), "photo")[0])
+        return self._bot_message(c, photo=photo, **self._caption(c.params))
+
+    def _m_senddocument(self, c: Call) -> dict:
+        data, filename, mime = self._resolve(c, c.params.get("document"), "document")
+        doc = self._media_obj("document", data, filename, mime, None)
+        return self._bot_message(c, document=doc, **self._caption(c.params))
+
+    def _m_sendmediagroup(self, c: Call) -> list[dict]:
+        media = c.json_param("media") or []
+        if not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: media group must have 2-10 items")
+        items = [(m, self._media_obj(m["type"], *self._resolve(c, m.get("media"), m["type"]), None)) for m in media]
+        group = str(10**17 + next(self._ids))
+        out = []
+        for m, obj in items:
+            out.append(self._bot_message(c, media_group_id=group, **{m["type"]: obj}, **self._caption(m)))
+        return out
+
+
+def fake_api_fixture() -> Iterator[FakeBotApi]:
+    """Body of a pytest fixture: a started, installed FakeBotApi, closed (URLs restored) afterwards."""
+    with FakeBotApi() as api:
+        api.install()
+        yield api

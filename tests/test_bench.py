@@ -1,0 +1,123 @@
+"""Smoke tests of the benchmark tools at tiny sizes: the judge, the baseline, the measuring and the CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+import bench.__main__ as bench_cli
+from bench import nst
+from bench.baseline import classic_tutorial_transfer, load_vgg19_features
+from bench.evaluate import FILTERS, Evaluator
+from bench.measure import Stopwatch, format_table, run_measured
+from bench.random_weights import write_random_resnet50
+from weights import RESNET50_KEPT_PREFIXES, Weights, load_state_dict
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """One torch thread here and in subprocesses: on a busy 2-core machine, 2 threads run many times slower."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def images(images_dir: Path) -> dict[str, Image.Image]:
+    return {name: Image.open(images_dir / kind / f"{name}.jpg").convert("RGB")
+            for kind, name in (("content", "amber"), ("content", "chelsea"), ("style", "candy"))}
+
+
+@pytest.fixture(scope="module")
+def evaluator(real_weights_dir: Path) -> Evaluator:
+    return Evaluator(real_weights_dir)
+
+
+def test_evaluator_scores_the_content_itself_with_zero_content_loss(evaluator, images):
+    for name in ("amber", "chelsea"):
+        scores = evaluator.scores(images[name], images[name], images["candy"], 64)
+        assert [s.filter for s in scores] == list(FILTERS)
+        for score in scores:
+            assert score.content == 0.0
+            assert score.style > 0.0
+            assert score.total == pytest.approx(score.style + score.content)
+        assert evaluator(images[name], images[name], images["candy"], 64) == min(scores, key=lambda s: s.total)
+
+
+def test_evaluator_resizes_a_square_result_to_the_content_aspect(evaluator, images):
+    square = images["chelsea"].resize((64, 64))
+    score = evaluator(square, images["chelsea"], images["candy"], 64)
+    assert score.content > 0.0  # squashing and stretching back is not the content image
+
+
+def test_baseline_at_64px_for_20_steps_lowers_the_score(evaluator, images, real_weights_dir):
+    # 20, not 5: the tutorial's first L-BFGS step (up to 20 evaluations at lr 1) overshoots at 64 px and
+    # raises the loss; the loop then needs a second step, which brings it far below the start.
+    content, style = images["amber"], images["candy"]
+    result = classic_tutorial_transfer(load_vgg19_features(real_weights_dir), content, style, size=64,
+                                       num_steps=20)
+    assert result.image.size == (64, 64)
+    assert result.steps > 20  # the loop only checks the count between whole L-BFGS steps
+    before = evaluator(content, content, style, 64)
+    after = evaluator(result.image, content, style, 64)
+    assert after.total < 0.5 * before.total
+
+
+def allocate_job(timer: Stopwatch, megabytes: int) -> dict[str, int]:
+    """Job for run_measured: holds `megabytes` of touched memory inside the timed block."""
+    import torch
+
+    with timer:
+        block = torch.ones(megabytes * 2**20 // 4)
+    return {"elements": block.numel()}
+
+
+def test_run_measured_reports_the_job_peak_above_the_import_baseline():
+    m = run_measured("tests.test_bench:allocate_job", {"megabytes": 200})
+    assert m.result == {"elements": 200 * 2**18}
+    assert 190 < m.peak_mb < 300
+    assert m.import_mb > 50  # torch is imported before the baseline is taken
+    assert 0 < m.wall_s < 10
+
+
+def test_format_table_aligns_and_shows_missing_values_as_dash():
+    table = format_table([{"name": "a", "x": 1.5}, {"name": "bb"}], [("name", "name", ""), ("x", "x", ".2f")])
+    assert table.splitlines() == ["name     x", "----  ----", "a     1.50", "bb       -"]
+
+
+def test_random_resnet50_weights_have_the_real_file_layout(tmp_path):
+    path = write_random_resnet50(tmp_path)
+    assert path.name == Weights.RESNET50.spec.filename
+    state = load_state_dict(Weights.RESNET50, tmp_path, download=False)
+    assert all(key.startswith(RESNET50_KEPT_PREFIXES) for key in state)
+    assert {"conv1.weight", "layer1.2.conv3.weight", "layer2.0.downsample.0.weight"} <= set(state)
+
+
+def test_nst_harness_runs_the_baseline_and_writes_json(tmp_path, real_weights_dir, images_dir, monkeypatch,
+                                                       capsys):
+    monkeypatch.setenv("STYLEBOT_WEIGHTS_DIR", str(real_weights_dir))
+    out = tmp_path / "nst.json"
+    code = nst.main(["--size", "48", "--baseline-steps", "3", "--methods", "baseline", "--threads", "1",
+                     "--images", str(images_dir), "--out", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    (row,) = data["results"]
+    assert row["method"] == "baseline" and row["size"] == 48 and row["steps"] > 3
+    assert row["score"] == pytest.approx(row["style"] + row["content"]) and row["score"] > 0
+    assert row["time_ratio"] == 1.0 and row["wall_s"] > 0 and row["peak_mb"] > 0
+    assert Image.open(row["image"]).size == (48, 48)
+    assert row["torch_threads"] == 1 and row["cpu_s"] > 0 and data["machine"]["cpu_count"] >= 1
+    assert "baseline (classic tutorial)" in capsys.readouterr().out
+
+
+def test_bench_cli_fails_only_the_command_whose_module_is_missing(monkeypatch, capsys):
+    monkeypatch.setitem(bench_cli.COMMANDS, "ghost", "a benchmark nobody wrote")
+    assert bench_cli.main(["ghost"]) == 2
+    assert "bench/ghost.py" in capsys.readouterr().err
+    assert bench_cli.main(["nope"]) == 2
+    assert bench_cli.main([]) == 2

@@ -1,0 +1,125 @@
+"""Settings from the environment and the run scripts as a user starts them: one-line errors, .env,
+a bot that answers through TELEGRAM_API_URL, graceful SIGTERM, and a token that never reaches the logs."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from telebot import apihelper
+
+from bot_harness import photo_bytes
+from bots import BotConfig, ConfigError, texts
+from bots.app import RedactingFormatter
+from bots.config import PUBLIC_DOWNLOAD_LIMIT, use_api_server
+from fake_bot_api import FakeBotApi
+
+REPO = Path(__file__).resolve().parents[1]
+TOKEN = "4242:SECRET-token-never-logged"
+
+
+def test_settings_from_the_environment() -> None:
+    config = BotConfig.from_env({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "http://localhost:8081/",
+                                 "STYLEBOT_WORKERS": "2", "STYLEBOT_QUEUE_LIMIT": "7", "STYLEBOT_SIZES": "512, 256",
+                                 "STYLEBOT_SIZE": "256", "STYLEBOT_STEPS": "50", "STYLEBOT_PROGRESS_INTERVAL": "1.5",
+                                 "STYLEBOT_UPDATE_THREADS": "3", "STYLEBOT_COMPUTE_THREADS": "2",
+                                 "STYLEBOT_WEIGHTS_DIR": "/srv/weights", "STYLEBOT_TMP_DIR": "/srv/tmp",
+                                 "LOG_LEVEL": "debug"})
+    assert (config.api_url, config.workers, config.queue_limit, config.sizes, config.default_size, config.steps,
+            config.progress_interval, config.update_threads, config.compute_threads, config.weights_dir,
+            config.temp_dir, config.log_level) == (
+        "http://localhost:8081", 2, 7, (256, 512), 256, 50, 1.5, 3, 2, Path("/srv/weights"), Path("/srv/tmp"), "DEBUG")
+    assert config.download_limit > PUBLIC_DOWNLOAD_LIMIT  # a self-hosted server lifts the 20 MB limit
+    assert TOKEN not in repr(config)
+
+    defaults = BotConfig.from_env({"BOT_TOKEN": TOKEN})
+    assert (defaults.api_url, defaults.workers, defaults.queue_limit, defaults.default_size, defaults.steps,
+            defaults.progress_interval, defaults.download_limit) == (None, 1, 20, 384, None, 3.0, PUBLIC_DOWNLOAD_LIMIT)
+
+
+@pytest.mark.parametrize("env, names", [
+    ({}, "BOT_TOKEN is not set"),
+    ({"BOT_TOKEN": "not-a-token"}, "BOT_TOKEN does not look like"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_WORKERS": "two"}, "STYLEBOT_WORKERS must be a whole number"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_WORKERS": "0"}, "STYLEBOT_WORKERS must be at least 1"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_SIZES": "big"}, "STYLEBOT_SIZES must be"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_SIZES": "512,4096"}, "each from 32 to 2048 px"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_PROGRESS_INTERVAL": "soon"}, "STYLEBOT_PROGRESS_INTERVAL must be a number"),
+    ({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "localhost:8081"}, "TELEGRAM_API_URL must start with http"),
+    ({"BOT_TOKEN": TOKEN, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be"),
+])
+def test_bad_settings_give_one_line_naming_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        BotConfig.from_env(env)
+    assert names in str(error.value) and "\n" not in str(error.value) and TOKEN not in str(error.value)
+
+
+def test_api_server_url_format() -> None:
+    saved = apihelper.API_URL, apihelper.FILE_URL
+    try:
+        use_api_server("http://127.0.0.1:8081")
+        assert apihelper.API_URL.format("T", "getMe") == "http://127.0.0.1:8081/botT/getMe"
+        assert apihelper.FILE_URL.format("T", "photos/a.jpg") == "http://127.0.0.1:8081/file/botT/photos/a.jpg"
+    finally:
+        apihelper.API_URL, apihelper.FILE_URL = saved
+
+
+def test_log_lines_never_show_the_token() -> None:
+    record = logging.LogRecord("urllib3", logging.DEBUG, __file__, 1, "POST /bot%s/getUpdates failed", (TOKEN,), None)
+    assert RedactingFormatter(TOKEN, "%(message)s").format(record) == "POST /bot<BOT_TOKEN>/getUpdates failed"
+
+
+def _run_script(script: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN" and not k.startswith("STYLEBOT_")}
+    return subprocess.run([sys.executable, str(REPO / script)], cwd=cwd, env={**clean, **env}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_missing_token_is_one_line_on_stderr(tmp_path: Path) -> None:
+    done = _run_script("run_vgg.py", {}, tmp_path)
+    assert done.returncode == 2 and done.stderr.startswith("error: BOT_TOKEN is not set")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_missing_weights_file_is_one_line_on_stderr(tmp_path: Path, random_resnet_weights_dir: Path) -> None:
+    """The SRGAN file has no automatic download, so its absence is reported without any network access."""
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name in ("vgg19_features_0_10.pth", "resnet50_stem_layer2_0.pth"):
+        (weights / name).symlink_to((random_resnet_weights_dir / name).resolve())
+    done = _run_script("run_full.py", {"BOT_TOKEN": TOKEN, "STYLEBOT_WEIGHTS_DIR": str(weights)}, tmp_path)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert done.returncode == 2 and len(errors) == 1 and "srgan_netG_x4.pth" in errors[0]
+    assert "Traceback" not in done.stderr and TOKEN not in done.stderr
+
+
+def test_run_script_with_dotenv_answers_then_stops_on_sigterm(tmp_path: Path, real_weights_dir: Path,
+                                                             fake_api: FakeBotApi) -> None:
+    """run_vgg.py reads BOT_TOKEN and TELEGRAM_API_URL from .env, answers a user through the fake server,
+    and on SIGTERM cancels the running job, tells its user, and exits 0; DEBUG logs never show the token."""
+    fake_api.token = TOKEN
+    (tmp_path / ".env").write_text(f"BOT_TOKEN={TOKEN}\nTELEGRAM_API_URL=http://127.0.0.1:{fake_api.port}\n")
+    env = {"STYLEBOT_WEIGHTS_DIR": str(real_weights_dir), "STYLEBOT_STEPS": "100000", "STYLEBOT_SIZES": "64",
+           "STYLEBOT_SIZE": "64", "STYLEBOT_COMPUTE_THREADS": "1", "LOG_LEVEL": "DEBUG"}
+    clean = {k: v for k, v in os.environ.items() if k != "BOT_TOKEN" and not k.startswith("STYLEBOT_")}
+    process = subprocess.Popen([sys.executable, str(REPO / "run_vgg.py")], cwd=tmp_path, env={**clean, **env},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        fake_api.send_text(5, "/help")
+        fake_api.wait_for_message(5, "I repaint your photo", timeout=60)
+        fake_api.send_photo(5, photo_bytes())
+        prompt = fake_api.wait_for_message(5, texts.ASK_STYLE)
+        fake_api.press_button(5, prompt["message_id"], "style:waves")
+        fake_api.wait_for_message(5, "🎨 Painting with VGG19", timeout=30)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    fake_api.wait_for_message(5, texts.SHUTDOWN)
+    assert "getUpdates" in stderr and TOKEN not in stderr and "<BOT_TOKEN>" in stderr
+    assert "Traceback" not in stderr

@@ -1,0 +1,58 @@
+"""Strip-wise losses must equal whole-image losses, value and gradient, on both backbones."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bench.random_weights import write_random_resnet50
+from transfer.backbones import resnet50_features, vgg19_features
+from transfer.losses import gram_matrix
+from transfer.strips import GatysTerms, strip_features, strip_grams, strips
+
+
+@pytest.fixture(scope="module")
+def extractors(real_weights_dir, tmp_path_factory):
+    random_dir = tmp_path_factory.mktemp("random_resnet50")
+    write_random_resnet50(random_dir)
+    return {"vgg19": vgg19_features(real_weights_dir, download=False),
+            "resnet50_random_weights": resnet50_features(random_dir, download=False)}
+
+
+@pytest.mark.parametrize("backbone", ["vgg19", "resnet50_random_weights"])
+def test_strips_give_the_whole_image_value_and_gradient(extractors, backbone):
+    extractor = extractors[backbone]
+    torch.manual_seed(0)
+    height, width = 203, 88  # not a multiple of any stride
+    image = torch.rand(1, 3, height, width)
+    content = torch.rand(1, 3, height, width)
+    layers = list(extractor.layer_names)
+    style_layers, content_layer = layers[::2], layers[-1]
+    small = 1500  # a few hundred pixels a strip: many strips, each with its halo
+    assert len(strips(height, width, extractor, small)) >= 3
+
+    targets = {content_layer: extractor(content, [content_layer])[content_layer]}
+    assert torch.allclose(strip_features(extractor, content, [content_layer], small)[content_layer],
+                          targets[content_layer], atol=1e-4)
+    weights = {g: torch.rand(c.shape[1], c.shape[1])
+               for g, c in extractor(image, style_layers).items()}
+
+    def whole(x):
+        features = extractor(x, layers)
+        error = 0.7 * F.mse_loss(features[content_layer], targets[content_layer])
+        return error + sum((gram_matrix(features[n]) * weights[n]).sum() for n in style_layers)
+
+    def by_strips(x):
+        error, grams = GatysTerms(extractor, targets, {content_layer: 0.7}, style_layers, small)(x)
+        return error + sum((grams[n] * weights[n]).sum() for n in style_layers)
+
+    x1 = image.clone().requires_grad_(True)
+    x2 = image.clone().requires_grad_(True)
+    expected, got = whole(x1), by_strips(x2)
+    expected.backward()
+    got.backward()
+    assert torch.allclose(got, expected, rtol=1e-4)
+    assert torch.allclose(x2.grad, x1.grad, rtol=1e-3, atol=1e-6 * x1.grad.abs().max())
+    no_grad_grams = strip_grams(extractor, image, style_layers, small)
+    for name in style_layers:
+        assert torch.allclose(no_grad_grams[name], gram_matrix(extractor(image, [name])[name]), rtol=1e-4, atol=1e-6)

@@ -1,0 +1,172 @@
+"""The Gatys objective computed over horizontal strips of the image, with exact values and gradients.
+
+At 512 px the first VGG19 layers produce 64 MB feature maps, and autograd keeps a dozen of them: memory,
+not arithmetic, is what a small host runs out of (and memory traffic is what makes a 512 px step cost 7x
+a 256 px one). Every layer before the losses is local, and the losses are sums over positions (Gram
+matrices) or means (content), so the work splits into strips, each with a halo of extra rows that covers
+the receptive field:
+
+1. forward, without autograd: strip by strip, add up each layer's Gram matrix and content error;
+2. backward: strip by strip again, recompute that strip with autograd and backpropagate
+   <dL/dG, G_strip> + dL/dcontent * content_strip, whose gradient is exactly the strip's share of dL/dx.
+
+Memory is bounded by the strip size, whatever the image size, for about one extra forward pass.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from transfer.backbones import FeatureExtractor
+
+__all__ = ["Strip", "strips", "strip_grams", "strip_features", "GatysTerms"]
+
+STRIP_PIXELS = 65_536  # a 256x256 image's worth: fast per pixel on a small CPU cache, small in memory
+
+
+@dataclass(frozen=True)
+class Strip:
+    """Rows [own_start, own_end) are this strip's; the network sees [in_start, in_end) around them."""
+
+    own_start: int
+    own_end: int
+    in_start: int
+    in_end: int
+    last: bool
+
+    def owned(self, features: Tensor, stride: int) -> Tensor:
+        """The rows of a feature map (computed on this strip's input) that belong to this strip."""
+        first = (self.own_start - self.in_start) // stride
+        if self.last:
+            return features[..., first:, :]
+        return features[..., first:first + (self.own_end - self.own_start) // stride, :]
+
+
+def strips(height: int, width: int, extractor: FeatureExtractor, strip_pixels: int = STRIP_PIXELS) -> list[Strip]:
+    """Strips of about `strip_pixels` pixels; boundaries on multiples of the network's total stride."""
+    step = extractor.max_stride
+    rows = max(step, (strip_pixels // max(width, 1)) // step * step)
+    halo = -(-extractor.halo // step) * step
+    if rows + 2 * halo >= height:
+        return [Strip(0, height, 0, height, True)]
+    bounds = list(range(0, height, rows))
+    if height - bounds[-1] < halo:  # a sliver at the bottom: give it to the strip above
+        bounds.pop()
+    result = []
+    for i, start in enumerate(bounds):
+        last = i == len(bounds) - 1
+        end = height if last else bounds[i + 1]
+        result.append(Strip(start, end, max(0, start - halo), height if last else min(height, end + halo), last))
+    return result
+
+
+def _gram_sum(features: Tensor) -> Tensor:
+    """F F^T of a strip's features, not yet divided: the divisor is the whole image's C*H*W."""
+    flat = features.reshape(features.shape[1], -1)
+    return flat @ flat.t()
+
+
+def _grams(extractor: FeatureExtractor, image: Tensor, layers: list[str], strip_pixels: int,
+           content: GatysTerms | None = None) -> tuple[Tensor | None, dict[str, Tensor], dict[str, int]]:
+    """Gram matrices (divided by C*H*W, as `gram_matrix`) of `layers`; with `content`, its error too."""
+    sums: dict[str, Tensor] = {}
+    sizes: dict[str, int] = {}
+    error = image.new_zeros(()) if content is not None else None
+    wanted = content.layers if content is not None else layers
+    for strip, features in _run(extractor, image, wanted, strip_pixels):
+        if content is not None:
+            error = error + content.strip_content(strip, features)
+        for name in layers:
+            owned = strip.owned(features[name], extractor.strides[name])
+            sums[name] = sums[name] + _gram_sum(owned) if name in sums else _gram_sum(owned)
+            sizes[name] = sizes.get(name, 0) + owned[0].numel()
+    return error, {name: sums[name] / sizes[name] for name in layers}, sizes
+
+
+@torch.no_grad()
+def strip_grams(extractor: FeatureExtractor, image: Tensor, layers: list[str],
+                strip_pixels: int = STRIP_PIXELS) -> dict[str, Tensor]:
+    """The Gram matrices (divided by C*H*W) of `layers`, as `gram_matrix` gives them, in bounded memory."""
+    return _grams(extractor, image, layers, strip_pixels)[1]
+
+
+@torch.no_grad()
+def strip_features(extractor: FeatureExtractor, image: Tensor, layers: list[str],
+                   strip_pixels: int = STRIP_PIXELS) -> dict[str, Tensor]:
+    """The feature maps of `layers`, assembled from strips (only the requested maps are ever whole)."""
+    parts: dict[str, list[Tensor]] = {name: [] for name in layers}
+    for strip, features in _run(extractor, image, layers, strip_pixels):
+        for name, f in features.items():
+            parts[name].append(strip.owned(f, extractor.strides[name]))
+    return {name: torch.cat(p, dim=-2) for name, p in parts.items()}
+
+
+def _run(extractor: FeatureExtractor, image: Tensor, layers: list[str],
+         strip_pixels: int) -> Iterator[tuple[Strip, dict[str, Tensor]]]:
+    height, width = image.shape[-2:]
+    for strip in strips(height, width, extractor, strip_pixels):
+        yield strip, extractor(image[..., strip.in_start:strip.in_end, :], layers)
+
+
+class GatysTerms:
+    """Content error and Gram matrices of an image, over strips, as one differentiable function.
+
+    `__call__(image)` returns ``(content_error, {layer: gram})``: the content error is the weighted MSE
+    against the content features; the Gram matrices feed any style loss. Both carry exact gradients.
+    """
+
+    def __init__(self, extractor: FeatureExtractor, content_targets: Mapping[str, Tensor],
+                 content_weights: Mapping[str, float], style_layers: list[str],
+                 strip_pixels: int = STRIP_PIXELS) -> None:
+        self.extractor = extractor
+        self.content_targets = dict(content_targets)
+        self.content_weights = dict(content_weights)
+        self.style_layers = list(style_layers)
+        self.layers = sorted(set(style_layers) | set(content_weights), key=extractor.layer_names.index)
+        self.strip_pixels = strip_pixels
+
+    def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        content, *grams = _GatysTermsFunction.apply(image, self)
+        return content, dict(zip(self.style_layers, grams))
+
+    def strip_content(self, strip: Strip, features: Mapping[str, Tensor]) -> Tensor:
+        """This strip's share of the content error (a weighted mean over the whole image)."""
+        error = features[self.layers[0]].new_zeros(())
+        for name, weight in self.content_weights.items():
+            stride = self.extractor.strides[name]
+            ours = strip.owned(features[name], stride)
+            first = strip.own_start // stride
+            whole = self.content_targets[name]
+            target = whole[..., first:first + ours.shape[-2], :]
+            error = error + (ours - target).pow(2).sum() * (weight / whole.numel())
+        return error
+
+
+class _GatysTermsFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, image: Tensor, terms: GatysTerms) -> tuple[Tensor, ...]:  # type: ignore[override]
+        content, grams, sizes = _grams(terms.extractor, image, terms.style_layers, terms.strip_pixels, terms)
+        ctx.terms, ctx.sizes = terms, sizes
+        ctx.save_for_backward(image)
+        return (content, *grams.values())
+
+    @staticmethod
+    def backward(ctx, grad_content: Tensor, *grad_grams: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        (image,) = ctx.saved_tensors
+        terms: GatysTerms = ctx.terms
+        extractor = terms.extractor
+        grad = torch.zeros_like(image)
+        for strip in strips(*image.shape[-2:], extractor, terms.strip_pixels):
+            with torch.enable_grad():
+                piece = image[..., strip.in_start:strip.in_end, :].detach().requires_grad_(True)
+                features = extractor(piece, terms.layers)
+                surrogate = grad_content * terms.strip_content(strip, features)
+                for name, grad_gram in zip(terms.style_layers, grad_grams):
+                    owned = strip.owned(features[name], extractor.strides[name])
+                    surrogate = surrogate + (_gram_sum(owned) * grad_gram).sum() / ctx.sizes[name]
+                (piece_grad,) = torch.autograd.grad(surrogate, piece)
+            grad[..., strip.in_start:strip.in_end, :] += piece_grad
+        return grad, None
