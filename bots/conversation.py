@@ -4,9 +4,10 @@ No state: the bot waits for a content photo. `Flow.style`: it has the photo and 
 `Flow.backbone`: it has both and waits for the network (bots with several). The draft's pictures are
 kept as Telegram file ids in the state's data, so nothing is stored on disk between messages.
 
-Buttons under a result ("new style", "compare", "upscale") need the request that made it:
-`ResultMemory` keeps the most recent ones under a number their buttons carry. The number is given
-before the result is sent, so a button pressed at once already finds its request.
+Buttons under a result ("new style", "compare", "upscale") need the request that made it (a Gatys
+`PaintRequest` or an `InstantRequest`): `ResultMemory` keeps the most recent ones under a number their
+buttons carry. The number is given before the result is sent, so a button pressed at once already finds
+its request.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from telebot.states import State, StatesGroup
 from telebot.types import Message
 
 from bots.engines import Backbone
-from bots.workflow import PaintRequest
+from bots.workflow import InstantRequest, PaintRequest
 
 __all__ = ["Flow", "Remembered", "ResultMemory"]
 
@@ -36,10 +37,10 @@ class Remembered:
     (a single result's picture is the message its buttons are on)."""
 
     chat_id: int
-    request: PaintRequest
+    request: PaintRequest | InstantRequest
     pictures: Mapping[Backbone, str] = field(default_factory=dict)
 
-    def picture(self, backbone: Backbone, message: Message) -> str | None:
+    def picture(self, backbone: Backbone | None, message: Message) -> str | None:
         """The file id of the picture painted with `backbone`: from a comparison, or the single result
         `message` (the one whose button was pressed) carries."""
         if backbone in self.pictures:

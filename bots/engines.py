@@ -1,8 +1,9 @@
 """The only door from the bots to the neural networks: images and settings in, an image out.
 
-The bots see engines through two small protocols, so they never handle tensors and any engine that
+The bots see engines through three small protocols, so they never handle tensors and any engine that
 keeps the conventions (PIL images, `Progress` reports, a cancel check that makes it raise `Cancelled`,
-`ImageError` for pictures it refuses) can serve them. `StyleTransfer` and `Upscaler` are the real ones.
+`ImageError` for pictures it refuses) can serve them. `StyleTransfer`, `InstantStylizer` and `Upscaler`
+are the real ones.
 """
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from superres import Upscaler
 from superres.srgan import srgan_x4
 from transfer import StyleTransfer, TransferSettings
 from transfer.images import ImageSource
+from transfer.instant import InstantStylizer
 from transfer.progress import CancelCheck, ProgressCallback
 
-__all__ = ["Backbone", "StyleEngine", "UpscaleEngine", "Engines", "load_engines", "set_compute_threads"]
+__all__ = ["Backbone", "StyleEngine", "InstantEngine", "UpscaleEngine", "Engines", "load_engines",
+           "set_compute_threads"]
 
 
 class StyleEngine(Protocol):
@@ -29,6 +32,18 @@ class StyleEngine(Protocol):
 
     def run(self, content: ImageSource, style: ImageSource, settings: TransferSettings | None = None,
             progress: ProgressCallback | None = None, cancel: CancelCheck | None = None) -> Image.Image: ...
+
+
+class InstantEngine(Protocol):
+    """Repaints an image in one of its own styles in a single pass, in seconds (`InstantStylizer` is one)."""
+
+    @property
+    def styles(self) -> list[str]:
+        """The keys of the styles it paints, in display order."""
+
+    def stylize(self, image: ImageSource, style: str, strength: float = 1.0, keep_colors: bool = False,
+                max_side: int | None = None, progress: ProgressCallback | None = None,
+                cancel: CancelCheck | None = None) -> Image.Image: ...
 
 
 class UpscaleEngine(Protocol):
@@ -57,17 +72,23 @@ class Backbone(enum.Enum):
 
 @dataclass(frozen=True)
 class Engines:
-    """What a bot computes with: one style engine per backbone it offers, and the upscaler if it has one."""
+    """What a bot computes with: one style engine per backbone it offers, the instant styles every bot
+    offers, and the upscaler if it has one."""
 
     styles: Mapping[Backbone, StyleEngine]
+    instant: InstantEngine
     upscaler: UpscaleEngine | None = None
 
 
 def load_engines(backbones: tuple[Backbone, ...], upscaling: bool, weights_dir: Path | None = None) -> Engines:
-    """Load every network once (seconds), before the bot starts answering."""
+    """Load every network once (seconds), before the bot starts answering, so a missing file stops the
+    start rather than a user's job."""
     styles = {backbone: backbone.load(weights_dir) for backbone in backbones}
     upscaler = Upscaler(srgan_x4(weights_dir)) if upscaling else None
-    return Engines(styles, upscaler)
+    instant = InstantStylizer(weights_dir)
+    for style in instant.styles:
+        instant.network(style)
+    return Engines(styles, instant, upscaler)
 
 
 def set_compute_threads(count: int) -> None:

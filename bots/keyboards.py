@@ -10,16 +10,18 @@ from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bots import texts
 from bots.engines import Backbone
 from bots.settings import ASK, STRENGTHS, UserSettings
-from bots.styles import BUILTIN_STYLES
+from bots.styles import BUILTIN_STYLES, instant_title
 
-__all__ = ["STYLE", "NETWORK", "RESULT", "SETTING", "COMPARE", "CallbackDataFilter", "style_keyboard",
-           "backbone_keyboard", "result_keyboard", "compared_keyboard", "settings_keyboard"]
+__all__ = ["STYLE", "INSTANT", "NETWORK", "RESULT", "SETTING", "COMPARE", "PREVIEW_ALL", "CallbackDataFilter",
+           "style_keyboard", "backbone_keyboard", "result_keyboard", "compared_keyboard", "settings_keyboard"]
 
-STYLE = CallbackData("key", prefix="style")  # a built-in style
+STYLE = CallbackData("key", prefix="style")  # a built-in style for the Gatys optimisation
+INSTANT = CallbackData("key", prefix="instant")  # an instant style's key, or PREVIEW_ALL
 NETWORK = CallbackData("choice", prefix="net")  # a backbone's key, or COMPARE
 RESULT = CallbackData("action", "backbone", "result", prefix="res")  # what to do next with a result
 SETTING = CallbackData("name", "value", prefix="set")
 COMPARE = "compare"
+PREVIEW_ALL = "all"
 
 
 class CallbackDataFilter(AdvancedCustomFilter):
@@ -39,8 +41,12 @@ def _ticked(text: str, current: bool) -> str:
     return f"✓ {text}" if current else text
 
 
-def style_keyboard() -> InlineKeyboardMarkup:
+def style_keyboard(instant_styles: Sequence[str], preview: bool = True) -> InlineKeyboardMarkup:
+    """The instant styles first (seconds), then `preview` of them all, then the Gatys gallery (minutes)."""
     keyboard = InlineKeyboardMarkup(row_width=2)
+    keyboard.add(*(_button(instant_title(key), INSTANT.new(key=key)) for key in instant_styles))
+    if preview:
+        keyboard.row(_button(texts.PREVIEW_ALL, INSTANT.new(key=PREVIEW_ALL)))
     keyboard.add(*(_button(style.title, STYLE.new(key=style.key)) for style in BUILTIN_STYLES))
     return keyboard
 
@@ -52,17 +58,18 @@ def backbone_keyboard(backbones: Sequence[Backbone]) -> InlineKeyboardMarkup:
     return keyboard
 
 
-def result_keyboard(result: int, painted: Backbone, backbones: Sequence[Backbone],
+def result_keyboard(result: int, painted: Backbone | None, backbones: Sequence[Backbone],
                     upscaling: bool) -> InlineKeyboardMarkup:
-    """Under a single result (number `result` in the ResultMemory): a new style; on bots with several
-    backbones the others and a comparison; upscaling where the bot has it."""
-    def button(text: str, action: str, backbone: Backbone = painted) -> InlineKeyboardButton:
-        return _button(text, RESULT.new(action=action, backbone=backbone.value, result=result))
+    """Under a single result (number `result` in the ResultMemory): a new style; for a Gatys result
+    (`painted` with a backbone) on bots with several, the others and a comparison; upscaling where the
+    bot has it. An instant result (`painted` None) has no style picture to paint again."""
+    def button(text: str, action: str, backbone: Backbone | None = painted) -> InlineKeyboardButton:
+        return _button(text, RESULT.new(action=action, backbone=backbone.value if backbone else "", result=result))
 
     keyboard = InlineKeyboardMarkup()
     keyboard.row(button(texts.NEW_STYLE, "again"))
     others = [b for b in backbones if b is not painted]
-    if others:
+    if painted and others:
         keyboard.row(*(button(texts.try_backbone(b.label), "paint", b) for b in others),
                      button(texts.COMPARE_BOTH, COMPARE))
     if upscaling:

@@ -12,10 +12,13 @@ from dataclasses import dataclass, replace
 from bots.engines import Backbone
 from transfer import TransferSettings
 
-__all__ = ["UserSettings", "SettingsStore", "STRENGTHS", "ASK", "button_change"]
+__all__ = ["UserSettings", "SettingsStore", "STRENGTHS", "INSTANT_STRENGTHS", "ASK", "button_change"]
 
 # The user picks a word; the engine gets a multiplier of its preset's style weight.
 STRENGTHS = {"soft": 0.3, "normal": 1.0, "strong": 3.0}
+# An instant network paints exactly as strongly as it was trained to: "soft" mixes some of the photo back
+# in (a share of the painting, from 0 to 1), and "strong" cannot go further than "normal".
+INSTANT_STRENGTHS = {"soft": 0.6, "normal": 1.0, "strong": 1.0}
 ASK = "ask"  # the network setting's value for "no default, ask each time"
 
 
@@ -30,6 +33,11 @@ class UserSettings:
         """What the engine gets; `steps` is the bot's setting (None: the backbone's preset)."""
         return TransferSettings(size=self.size, steps=steps, style_strength=STRENGTHS[self.strength],
                                 keep_colors=self.keep_colors)
+
+    @property
+    def instant_strength(self) -> float:
+        """The share of the painting in an instant style's result."""
+        return INSTANT_STRENGTHS[self.strength]
 
 
 class SettingsStore:

@@ -1,13 +1,17 @@
 """The built-in styles users can pick from a keyboard instead of sending a painting of their own.
 
-The images are original procedural paintings made by `docs/make_gallery.py`, shipped in `bots/styles/`.
+Two galleries: paintings for the Gatys optimisation (original procedural images made by
+`docs/make_gallery.py`, shipped in `bots/styles/`), and the instant styles, each a trained network
+(`transfer.instant`) that paints a photo in seconds, named here as users see them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["BuiltinStyle", "BUILTIN_STYLES", "builtin_style"]
+from transfer.instant import InstantStyle
+
+__all__ = ["BuiltinStyle", "BUILTIN_STYLES", "builtin_style", "instant_title"]
 
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
 
@@ -33,3 +37,8 @@ BUILTIN_STYLES = (
 def builtin_style(key: str) -> BuiltinStyle | None:
     """The style with this key, or None (an old button, or a style since removed)."""
     return next((style for style in BUILTIN_STYLES if style.key == key), None)
+
+
+def instant_title(key: str) -> str:
+    """An instant style's name on buttons and captions, e.g. "⚡ Wave" (the ⚡ tells it takes seconds)."""
+    return f"⚡ {InstantStyle.parse(key).title}"

@@ -25,14 +25,15 @@ from bots.config import BotConfig
 from bots.conversation import Remembered, ResultMemory
 from bots.engines import Backbone
 from bots.jobs import CancelReason, Job, JobState
-from bots.keyboards import compared_keyboard, result_keyboard
+from bots.keyboards import compared_keyboard, result_keyboard, style_keyboard
 from bots.media import Unusable, download
 from bots.progress import StatusMessage
-from bots.workflow import Painting, PaintRequest, TransferWorkflow
+from bots.styles import instant_title
+from bots.workflow import InstantRequest, Painting, PaintRequest, TransferWorkflow
 from transfer.images import ImageError
 from transfer.progress import Cancelled, check_cancel
 
-__all__ = ["Services", "ChatTask", "PaintTask", "UpscaleTask"]
+__all__ = ["Services", "ChatTask", "PaintTask", "InstantTask", "UpscaleTask"]
 
 log = logging.getLogger(__name__)
 JPEG_QUALITY = 95
@@ -48,6 +49,7 @@ class Services:
     config: BotConfig
     backbones: tuple[Backbone, ...]
     upscaling: bool
+    instant_styles: tuple[str, ...]
 
 
 class ChatTask(ABC):
@@ -90,6 +92,19 @@ class ChatTask(ABC):
         path.write_bytes(download(self.services.telegram, file_id, self.services.config.download_limit))
         return path
 
+    def send_result(self, image: Image.Image, caption: str, request: PaintRequest | InstantRequest,
+                    painted: Backbone | None = None) -> None:
+        """One result picture with its buttons, which find `request` in the ResultMemory."""
+        s = self.services
+        number = s.results.remember(Remembered(self.chat_id, request))
+        s.telegram.send_photo(self.chat_id, _jpeg(image), caption=caption,
+                              reply_markup=result_keyboard(number, painted, s.backbones, s.upscaling))
+
+    def send_album(self, pictures: list[tuple[Image.Image, str]]) -> list[str]:
+        """Captioned pictures as one album; returns their file ids, in order."""
+        album = [InputMediaPhoto(_jpeg(image), caption=caption) for image, caption in pictures]
+        return [m.photo[-1].file_id for m in self.services.telegram.send_media_group(self.chat_id, album)]
+
     def _stopped(self, job: Job) -> None:
         if job.cancel_reason is CancelReason.SHUTDOWN:
             self._failed(texts.SHUTDOWN)
@@ -120,26 +135,39 @@ class PaintTask(ChatTask):
         paintings = self.services.workflow.paint(content, style, request.backbones, request.settings,
                                                  self.status.progress, job.cancelled)
         if len(paintings) == 1:
-            self._send_one(paintings[0])
+            painting = paintings[0]
+            self.send_result(painting.image, texts.result_caption(painting.backbone.label, painting.seconds),
+                             request, painting.backbone)
         else:
             self._send_comparison(paintings)
 
-    def _send_one(self, painting: Painting) -> None:
-        s = self.services
-        number = s.results.remember(Remembered(self.chat_id, self.request))
-        s.telegram.send_photo(self.chat_id, _jpeg(painting.image),
-                              caption=texts.result_caption(painting.backbone.label, painting.seconds),
-                              reply_markup=result_keyboard(number, painting.backbone, s.backbones, s.upscaling))
-
     def _send_comparison(self, paintings: list[Painting]) -> None:
         s = self.services
-        album = [InputMediaPhoto(_jpeg(p.image), caption=texts.result_caption(p.backbone.label, p.seconds))
-                 for p in paintings]
-        sent = s.telegram.send_media_group(self.chat_id, album)
-        pictures = {p.backbone: m.photo[-1].file_id for p, m in zip(paintings, sent)}
+        sent = self.send_album([(p.image, texts.result_caption(p.backbone.label, p.seconds)) for p in paintings])
+        pictures = {p.backbone: file_id for p, file_id in zip(paintings, sent)}
         number = s.results.remember(Remembered(self.chat_id, self.request, pictures))
         s.telegram.send_message(self.chat_id, texts.COMPARED,
                                 reply_markup=compared_keyboard(number, s.backbones, s.upscaling))
+
+
+class InstantTask(ChatTask):
+    """Paint a photo in one instant style (a photo with buttons), or in all of them as a preview (an album,
+    then the styles to pick from: the draft is still waiting for its style)."""
+
+    def __init__(self, services: Services, chat_id: int, status: StatusMessage, request: InstantRequest) -> None:
+        super().__init__(services, chat_id, status)
+        self.request = request
+
+    def work(self, job: Job, folder: Path) -> None:
+        content = self.fetch_to(self.request.content, folder / "content")
+        paintings = self.services.workflow.stylize(content, self.request, self.status.progress, job.cancelled)
+        captioned = [(p.image, texts.result_caption(instant_title(p.style), p.seconds)) for p in paintings]
+        if len(captioned) == 1:
+            self.send_result(*captioned[0], self.request)
+            return
+        self.send_album(captioned)
+        self.services.telegram.send_message(self.chat_id, texts.PREVIEWED,
+                                            reply_markup=style_keyboard(self.services.instant_styles, preview=False))
 
 
 class UpscaleTask(ChatTask):

@@ -16,7 +16,8 @@ class Step:
 
 def help_text(backbone_labels: Sequence[str], upscaling: bool) -> str:
     lines = ["🎨 I repaint your photo in the style of a painting.",
-             "Send me a photo, then a painting whose style you like (or pick one of mine)."]
+             "Send me a photo, then a painting whose style you like (or pick one of mine).",
+             "⚡ styles are ready in seconds (🖼 Preview all shows them all); the others take a few minutes."]
     if len(backbone_labels) > 1:
         extra = " and upscale results ×4" if upscaling else ""
         lines.append(f"I paint with {' or '.join(backbone_labels)}, can compare them side by side{extra}.")
@@ -30,8 +31,12 @@ HELP_STEP = {
     Step.BACKBONE: "\n\nRight now I'm waiting for you to pick a network.",
 }
 
-ASK_STYLE = "Got your photo 👍 Now send a painting whose style you like, or pick one of mine:"
-ASK_STYLE_AGAIN = "Same photo, new style: send a painting, or pick one of mine:"
+ASK_STYLE = ("Got your photo 👍 Now send a painting whose style you like, or pick one of mine "
+             "(⚡ ones take seconds):")
+ASK_STYLE_AGAIN = "Same photo, new style: send a painting, or pick one of mine (⚡ ones take seconds):"
+PREVIEW_ALL = "🖼 Preview all"
+PREVIEW_CHOSEN = "🖼 Your photo in every ⚡ style, coming up…"
+PREVIEWED = "Like one? Pick it for your photo at full size, or send a painting of your own:"
 ASK_BACKBONE = "Which network should paint it?"
 STYLE_CHOSEN = "Style: {title}"
 BACKBONE_CHOSEN = "Network: {label}"
@@ -94,9 +99,16 @@ def queued(position: int) -> str:
     return f"⏳ You're #{position} in the queue. I'll start as soon as a painter is free."
 
 
+def _stage(stage: int, stages: int) -> str:
+    return f" ({stage}/{stages})" if stages > 1 else ""
+
+
 def painting(label: str, stage: int, stages: int) -> str:
-    of = f" ({stage}/{stages})" if stages > 1 else ""
-    return f"🎨 Painting with {label}{of}…"
+    return f"🎨 Painting with {label}{_stage(stage, stages)}…"
+
+
+def painting_instant(title: str, stage: int, stages: int) -> str:
+    return f"{title}{_stage(stage, stages)}…"
 
 
 UPSCALING = "🔍 Upscaling ×4…"

@@ -1,13 +1,14 @@
 """The transfer workflow: what a request asks for, and running it on the engines (no Telegram here).
 
-A request names its pictures (Telegram file ids or a built-in style) and the backbones to paint with;
-`TransferWorkflow` turns local picture files into results, one backbone after the other, with a single
-progress report over all of them and the time each took.
+A request names its pictures (Telegram file ids or a built-in style) and the backbones to paint with,
+or, for instant styles, the style networks; `TransferWorkflow` turns local picture files into results,
+one backbone (or instant style) after the other, with a single progress report over all of them and the
+time each took.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +17,16 @@ from PIL import Image
 from bots import texts
 from bots.engines import Backbone, Engines
 from bots.settings import UserSettings
-from bots.styles import builtin_style
+from bots.styles import builtin_style, instant_title
 from transfer.images import ImageError
-from transfer.progress import CancelCheck, Progress
+from transfer.progress import CancelCheck, Progress, ProgressCallback
 
-__all__ = ["Style", "PaintRequest", "Painting", "TransferWorkflow", "StageReport"]
+__all__ = ["Style", "PaintRequest", "InstantRequest", "Painting", "InstantPainting", "TransferWorkflow",
+           "StageReport", "PREVIEW_SIDE"]
 
 # (stage title, fraction of the whole request done)
 StageReport = Callable[[str, float], None]
+PREVIEW_SIDE = 384  # px, long side at most of each picture in a preview of every instant style
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,25 @@ class PaintRequest:
 
 
 @dataclass(frozen=True)
+class InstantRequest:
+    """Paint the `content` photo (a Telegram file id) in each instant style of `styles` (their keys): one
+    style gives a result, several a preview, whose pictures are at most PREVIEW_SIDE px."""
+
+    content: str
+    styles: tuple[str, ...]
+    settings: UserSettings
+
+
+@dataclass(frozen=True)
 class Painting:
     backbone: Backbone
+    image: Image.Image
+    seconds: float
+
+
+@dataclass(frozen=True)
+class InstantPainting:
+    style: str  # the instant style's key
     image: Image.Image
     seconds: float
 
@@ -73,18 +93,29 @@ class TransferWorkflow:
               report: StageReport, cancel: CancelCheck) -> list[Painting]:
         """One painting per backbone, in order. Raises ImageError for refused pictures, Cancelled."""
         transfer = settings.transfer_settings(self.steps)
-        paintings = []
-        for stage, backbone in enumerate(backbones):
-            title = texts.painting(backbone.label, stage + 1, len(backbones))
+        titles = [texts.painting(backbone.label, n, len(backbones)) for n, backbone in enumerate(backbones, 1)]
 
-            def progress(p: Progress, stage: int = stage, title: str = title) -> None:
-                report(title, (stage + p.fraction) / len(backbones))
+        def run(stage: int, progress: ProgressCallback) -> Image.Image:
+            return self.engines.styles[backbones[stage]].run(content, style, transfer, progress=progress,
+                                                              cancel=cancel)
 
-            report(title, stage / len(backbones))
-            started = time.perf_counter()
-            image = self.engines.styles[backbone].run(content, style, transfer, progress=progress, cancel=cancel)
-            paintings.append(Painting(backbone, image, time.perf_counter() - started))
-        return paintings
+        return [Painting(backbone, image, seconds)
+                for backbone, (image, seconds) in zip(backbones, _in_stages(titles, run, report))]
+
+    def stylize(self, content: Path, request: InstantRequest, report: StageReport,
+                cancel: CancelCheck) -> list[InstantPainting]:
+        """One picture per instant style of the request, in order. Raises ImageError, Cancelled."""
+        styles, settings = request.styles, request.settings
+        side = settings.size if len(styles) == 1 else min(settings.size, PREVIEW_SIDE)
+        titles = [texts.painting_instant(instant_title(key), n, len(styles)) for n, key in enumerate(styles, 1)]
+
+        def run(stage: int, progress: ProgressCallback) -> Image.Image:
+            return self.engines.instant.stylize(content, styles[stage], strength=settings.instant_strength,
+                                                keep_colors=settings.keep_colors, max_side=side,
+                                                progress=progress, cancel=cancel)
+
+        return [InstantPainting(key, image, seconds)
+                for key, (image, seconds) in zip(styles, _in_stages(titles, run, report))]
 
     def upscale(self, image: Path, report: StageReport, cancel: CancelCheck) -> Image.Image:
         """The picture 4x larger. Raises ImageError, Cancelled; RuntimeError if the bot cannot upscale."""
@@ -94,3 +125,18 @@ class TransferWorkflow:
         return self.engines.upscaler.upscale(image, progress=lambda p: report(texts.UPSCALING, p.fraction),
                                              cancel=cancel)
 
+
+def _in_stages(titles: Sequence[str], run: Callable[[int, ProgressCallback], Image.Image],
+               report: StageReport) -> list[tuple[Image.Image, float]]:
+    """`run(stage, progress)` for each stage in order, reported as one progress over all of them under each
+    stage's title; returns each stage's picture and the seconds it took."""
+    done = []
+    for stage, title in enumerate(titles):
+        def progress(p: Progress, stage: int = stage, title: str = title) -> None:
+            report(title, (stage + p.fraction) / len(titles))
+
+        report(title, stage / len(titles))
+        started = time.perf_counter()
+        image = run(stage, progress)
+        done.append((image, time.perf_counter() - started))
+    return done

@@ -7,8 +7,6 @@ and for anything the user can fix (bad image, missing weights, unwritable output
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,16 +15,11 @@ from tqdm import tqdm
 
 from superres.srgan import RECEPTIVE_RADIUS
 from superres.upscaler import DEFAULT_TILE, MAX_INPUT_PIXELS, MIN_TILE, Upscaler, tile_grid
-from transfer.images import ImageError, load_image
-from weights import WeightsError
-
-EXIT_BAD_INPUT = 2
-WRITABLE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
-LOSSY = (".jpg", ".jpeg", ".webp")
+from transfer.console import OneLineParser, check_output, load_input, run_command, save_image
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m superres",
+    parser = OneLineParser(prog="python -m superres",
                                      description="Upscale an image x4 with SRGAN (tiled, bounded memory).")
     parser.add_argument("input", type=Path, help="image to upscale (JPEG, PNG, WebP, BMP, TIFF or GIF)")
     parser.add_argument("-o", "--output", type=Path, required=True,
@@ -55,40 +48,18 @@ def _at_least(minimum: int) -> Callable[[str], int]:
     return convert
 
 
-def _check_output(path: Path) -> None:
-    """Refuse an output we could not write, before any work is done (as the transfer command line)."""
-    if Image.registered_extensions().get(path.suffix.lower()) not in WRITABLE_FORMATS:
-        raise ValueError(f"cannot write {path}: use a .png, .jpg, .webp, .bmp or .tif file name")
-    if not path.parent.is_dir():
-        raise ValueError(f"cannot write {path}: folder {path.parent} does not exist")
-
-
-def _load(path: Path, max_pixels: int) -> Image.Image:
-    try:
-        return load_image(path, max_pixels)
-    except ImageError as exc:
-        raise ImageError(str(exc) if str(path) in str(exc) else f"{path}: {exc}") from None
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 done, 2 bad input or setup, 130 interrupted)."""
     args = _parser().parse_args(argv)
-    try:
-        _check_output(args.output)
-        image = _load(args.input, args.max_pixels)
+
+    def work() -> tuple[Image.Image, Path, str]:
+        check_output(args.output)
+        image = load_input(args.input, args.max_pixels)
         upscaler = Upscaler(tile=args.tile, margin=args.margin, max_input_pixels=args.max_pixels)
-        started = time.perf_counter()
         tiles = len(tile_grid(image.width, image.height, args.tile))
         with tqdm(total=tiles, unit="tile", desc="SRGAN x4", dynamic_ncols=True) as bar:
             result = upscaler.upscale(image, progress=lambda p: bar.update(p.step - bar.n))
-        # JPEG and WebP at high quality: the point of upscaling is detail.
-        result.save(args.output, **({"quality": 95} if args.output.suffix.lower() in LOSSY else {}))
-    except (ImageError, WeightsError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("cancelled", file=sys.stderr)
-        return 130
-    elapsed = time.perf_counter() - started
-    print(f"saved {args.output} ({result.width}x{result.height}) in {elapsed:.1f} s")
-    return 0
+        save_image(result, args.output)
+        return result, args.output, ""
+
+    return run_command(work)

@@ -52,3 +52,21 @@ def test_cli_bad_input_is_one_line_and_exit_2(case, tmp_path, images_dir, real_w
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert not out.exists()
+
+
+def test_cli_instant_style_and_list(tmp_path, images_dir, real_weights_dir):
+    listing = run_cli("--list-styles", weights=real_weights_dir)
+    assert listing.returncode == 0 and "wave" in listing.stdout and "The Scream" in listing.stdout
+    out = tmp_path / "wave.png"
+    done = run_cli(images_dir / "reference" / "chicago.jpg", "--instant", "Wave", "--size", "200", "-o", out,
+                   weights=real_weights_dir)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == (200, 133) and f"saved {out}" in done.stdout
+
+
+@pytest.mark.parametrize("args", [["--instant", "nope"], ["--instant", "wave", "extra_style.jpg"], [],
+                                  ["--instant", "wave", "--style-weight", "1.5"]])
+def test_cli_instant_bad_arguments(args, tmp_path, images_dir, real_weights_dir):
+    done = run_cli(images_dir / "content" / "chelsea.jpg", *args, "-o", tmp_path / "x.png", weights=real_weights_dir)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr

@@ -1,38 +1,40 @@
 """`python -m transfer`: stylize a photo from the command line, with a progress bar.
 
-Bad input ends with one line on stderr and exit code 2, never a traceback.
+Errors follow `transfer.console`: one line on stderr and exit code 2, never a traceback.
 """
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from pathlib import Path
 
 from PIL import Image
 from tqdm import tqdm
 
-from transfer.images import ImageError, load_image
+from transfer.console import OneLineParser, check_output, load_input, run_command, save_image
+from transfer.instant import InstantStyle, InstantStylizer
 from transfer.progress import Progress
 from transfer.style_transfer import StyleTransfer, TransferSettings
-from weights import WeightsError
 
 BACKBONES = {"vgg": StyleTransfer.vgg19, "resnet": StyleTransfer.resnet50}
-EXIT_BAD_INPUT = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m transfer",
-        description="Repaint CONTENT in the style of one or more STYLE images (Gatys et al.).")
-    parser.add_argument("content", type=Path, help="the photo to repaint")
-    parser.add_argument("styles", type=Path, nargs="+", metavar="STYLE", help="style image(s)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="where to write the result")
+        description="Repaint CONTENT in the style of one or more STYLE images (Gatys et al.), "
+                    "or instantly in a built-in style (--instant).")
+    parser.add_argument("content", type=Path, nargs="?", help="the photo to repaint")
+    parser.add_argument("styles", type=Path, nargs="*", metavar="STYLE", help="style image(s)")
+    parser.add_argument("-o", "--output", type=Path, help="where to write the result")
+    parser.add_argument("--instant", metavar="NAME",
+                        help="a built-in style network instead of STYLE images (seconds, not minutes)")
+    parser.add_argument("--list-styles", action="store_true", help="list the built-in styles and exit")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="vgg")
     parser.add_argument("--size", type=int, default=512, help="long side of the result in px (default 512)")
     parser.add_argument("--steps", type=int, help="optimisation steps in all (default: the backbone's preset)")
     parser.add_argument("--style-weight", type=float, default=1.0,
-                        help="style strength relative to the preset (default 1.0; 0.5 keeps more of the photo)")
+                        help="style strength relative to the preset (default 1.0; 0.5 keeps more of the photo); "
+                             "with --instant, 0 to 1: how much of the styled image is blended over the photo")
     parser.add_argument("--blend", type=float, nargs="+", metavar="W",
                         help="relative weight of each style image (default: equal)")
     parser.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
@@ -41,60 +43,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_output(path: Path) -> None:
-    extension = path.suffix.lower()
-    if extension not in Image.registered_extensions() or Image.registered_extensions()[extension] not in (
-            "PNG", "JPEG", "WEBP", "BMP", "TIFF"):
-        raise ValueError(f"cannot write {path}: use a .png, .jpg, .webp, .bmp or .tif file name")
-    if not path.parent.is_dir():
-        raise ValueError(f"cannot write {path}: folder {path.parent} does not exist")
+def _check_arguments(args: argparse.Namespace) -> None:
+    if args.content is None or args.output is None:
+        raise ValueError("give a CONTENT photo and -o OUTPUT (or --list-styles)")
+    if args.instant is not None and args.styles:
+        raise ValueError("give either STYLE images or --instant NAME, not both")
+    if args.instant is not None:
+        InstantStyle.parse(args.instant)  # an unknown name fails here, before any work
+        if not 0 <= args.style_weight <= 1:
+            raise ValueError("with --instant, --style-weight goes from 0 (the photo) to 1 (fully styled)")
+    if args.instant is None and not args.styles:
+        raise ValueError("give one or more STYLE images, or --instant NAME (see --list-styles)")
+    if args.blend is not None and len(args.blend) != len(args.styles):
+        raise ValueError(f"--blend needs one weight per style image ({len(args.styles)}), got {len(args.blend)}")
+    check_output(args.output)
 
 
-def _load(path: Path) -> Image.Image:
-    try:
-        return load_image(path)
-    except ImageError as exc:
-        raise ImageError(f"{path}: {exc}") from None
+def _stylize_instantly(args: argparse.Namespace, content: Image.Image) -> Image.Image:
+    style = InstantStyle.parse(args.instant)
+    with tqdm(total=1, unit="pass", desc=style.title, dynamic_ncols=True) as bar:
+        def report(progress: Progress) -> None:
+            bar.total = progress.total
+            bar.update(progress.step - bar.n)
+
+        return InstantStylizer().stylize(content, style, strength=args.style_weight, keep_colors=args.keep_colors,
+                                         max_side=args.size, progress=report)
 
 
-def _save(image: Image.Image, path: Path) -> None:
-    options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg", ".webp") else {}
-    image.save(path, **options)
+def _transfer(args: argparse.Namespace, content: Image.Image, losses: list[float]) -> Image.Image:
+    settings = TransferSettings(size=args.size, steps=args.steps, style_strength=args.style_weight,
+                                style_blend=args.blend, keep_colors=args.keep_colors,
+                                optimizer=args.optimizer, seed=args.seed)
+    styles = [load_input(path) for path in args.styles]
+    engine = BACKBONES[args.backbone]()
+    with tqdm(total=settings.steps or engine.default_steps(), unit="step", desc=engine.name,
+              dynamic_ncols=True) as bar:
+        def report(progress: Progress) -> None:
+            bar.total = progress.total
+            bar.update(progress.step - bar.n)
+            if progress.loss is not None:
+                losses.append(progress.loss)
+                bar.set_postfix(loss=f"{progress.loss:.4g}", refresh=False)
+
+        return engine.run(content, styles, settings, progress=report)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        _check_output(args.output)
-        if args.blend is not None and len(args.blend) != len(args.styles):
-            raise ValueError(f"--blend needs one weight per style image ({len(args.styles)}), got {len(args.blend)}")
-        settings = TransferSettings(size=args.size, steps=args.steps, style_strength=args.style_weight,
-                                    style_blend=args.blend, keep_colors=args.keep_colors,
-                                    optimizer=args.optimizer, seed=args.seed)
-        content = _load(args.content)
-        styles = [_load(path) for path in args.styles]
-        engine = BACKBONES[args.backbone]()
-        started = time.perf_counter()
-        losses: list[float] = []
-        with tqdm(total=settings.steps or engine.default_steps(), unit="step", desc=engine.name,
-                  dynamic_ncols=True) as bar:
-            def report(progress: Progress) -> None:
-                bar.total = progress.total
-                bar.update(progress.step - bar.n)
-                if progress.loss is not None:
-                    losses.append(progress.loss)
-                    bar.set_postfix(loss=f"{progress.loss:.4g}", refresh=False)
+    args = build_parser().parse_args(argv)
+    if args.list_styles:
+        for style in InstantStyle:
+            print(f"{style.key:14} {style.title}")
+        return 0
 
-            result = engine.run(content, styles, settings, progress=report)
-        _save(result, args.output)
-    except (ImageError, WeightsError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("cancelled", file=sys.stderr)
-        return 130
-    elapsed = time.perf_counter() - started
-    final = f", final loss {losses[-1]:.4g}" if losses else ""
-    print(f"saved {args.output} ({result.width}x{result.height}) in {elapsed:.1f} s{final}")
-    return 0
+    def work() -> tuple[Image.Image, Path, str]:
+        _check_arguments(args)
+        content = load_input(args.content)
+        losses: list[float] = []
+        result = _stylize_instantly(args, content) if args.instant else _transfer(args, content, losses)
+        save_image(result, args.output)
+        return result, args.output, f", final loss {losses[-1]:.4g}" if losses else ""
+
+    return run_command(work)
