@@ -27,7 +27,8 @@ from bench.measure import REPO, MeasureError, Stopwatch, format_table, machine_i
 from weights import WeightsError
 
 METHODS = {"baseline": "baseline (classic tutorial)", "vgg": "engine VGG19",
-           "resnet": "engine ResNet50 (random w.)"}
+           "vgg-fast": "engine VGG19, fast preset", "resnet": "engine ResNet50 (random w.)"}
+FAST_TARGETS = (512, 20.0, 5.0)  # at this size: the fast result within s, a first preview within s
 TIME_TARGETS = {256: 3, 512: 5}  # size -> the VGG19 preset must take at most 1/k of the baseline's time
 RESNET_STEP_RATIO = 0.5  # ResNet50 time per step at most half of VGG19's
 MEMORY_TARGET = (512, 400.0)  # a VGG job at this size under this many MB above the import baseline
@@ -37,7 +38,7 @@ RANDOM_NOTE = ("The ResNet50 row uses RANDOM weights (no ImageNet ResNet50 file 
 COLUMNS = [("label", "method", ""), ("pair", "pair", ""), ("size", "size", "d"), ("steps", "steps", "d"),
            ("wall_s", "wall s", ".1f"), ("cpu_s", "cpu s", ".1f"), ("s_per_step", "s/step", ".3f"),
            ("score", "score", ".4g"), ("style", "style part", ".4g"), ("content", "content part", ".4g"),
-           ("filter", "filter", ""),
+           ("filter", "filter", ""), ("first_preview_s", "preview s", ".1f"),
            ("peak_mb", "peak MB above import", ".0f"), ("time_ratio", "time x baseline", ".3f"),
            ("score_ratio", "score x baseline", ".3f")]
 
@@ -60,7 +61,7 @@ def baseline_job(timer: Stopwatch, content: str, style: str, size: int, steps: i
 
 
 def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: int, steps: int | None,
-               out: str) -> dict[str, Any]:
+               out: str, fast: bool = False) -> dict[str, Any]:
     """Subprocess job: our engine with its defaults (optionally another step count); `run` timed.
 
     Steps: the highest `step` the progress reports gave (some reports repeat a step, e.g. previews at
@@ -69,12 +70,16 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
     from transfer import StyleTransfer, TransferSettings
 
     engine = StyleTransfer.vgg19() if backbone == "vgg19" else StyleTransfer.resnet50()
-    settings = TransferSettings(size=size) if steps is None else TransferSettings(size=size, steps=steps)
+    settings = TransferSettings(size=size, steps=steps, fast=fast)
     content_img, style_img = _load(content), _load(style)
     reports: list[tuple[int | None, int | None, float | None]] = []
+    previews: list[float] = []
+    started = time.perf_counter()
 
     def progress(report: Any) -> None:
         reports.append((report.step, report.total, report.loss))
+        if report.preview is not None:
+            previews.append(time.perf_counter() - started)
 
     with timer:
         image = engine.run(content_img, style_img, settings, progress=progress)
@@ -82,7 +87,7 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
     reported = [step for step, _, _ in reports if step is not None]
     _, total, loss = reports[-1] if reports else (None, None, None)
     return {"steps": max(reported, default=len(reports)), "progress_calls": len(reports), "total": total,
-            "last_loss": loss}
+            "last_loss": loss, "first_preview_s": previews[0] if previews else None}
 
 
 def _find_image(folder: Path, stem: str) -> Path:
@@ -138,10 +143,11 @@ def _job(method: str, content: Path, style: Path, size: int, args: argparse.Name
     env = {} if args.threads is None else {"OMP_NUM_THREADS": str(args.threads)}
     if method == "baseline":
         return "bench.nst:baseline_job", {**files, "steps": args.baseline_steps}, env
-    backbone = "vgg19" if method == "vgg" else "resnet50"
+    backbone = "resnet50" if method == "resnet" else "vgg19"
     if method == "resnet":
         env["STYLEBOT_WEIGHTS_DIR"] = str(resnet_dir())
-    return "bench.nst:engine_job", {**files, "backbone": backbone, "steps": args.engine_steps}, env
+    return "bench.nst:engine_job", {**files, "backbone": backbone, "steps": args.engine_steps,
+                                    "fast": method == "vgg-fast"}, env
 
 
 def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -149,7 +155,7 @@ def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     checks = []
     for size, pair in dict.fromkeys((r["size"], r["pair"]) for r in rows):
         ok = {r["method"]: r for r in rows if (r["size"], r["pair"]) == (size, pair) and not r.get("error")}
-        base, vgg, resnet = ok.get("baseline"), ok.get("vgg"), ok.get("resnet")
+        base, vgg, resnet, fast = ok.get("baseline"), ok.get("vgg"), ok.get("resnet"), ok.get("vgg-fast")
         where = f"{size} px {pair}"
         if base and vgg and size in TIME_TARGETS:
             k = TIME_TARGETS[size]
@@ -163,6 +169,12 @@ def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             checks.append({"target": f"ResNet50 time per step, {where}", "met": resnet["s_per_step"] <= limit,
                            "text": f"{resnet['s_per_step']:.3f} s/step vs limit {limit:.3f} "
                                    f"(half of VGG19's {vgg['s_per_step']:.3f})"})
+        if fast and size == FAST_TARGETS[0]:
+            preview = fast["first_preview_s"]
+            met = fast["wall_s"] < FAST_TARGETS[1] and preview is not None and preview < FAST_TARGETS[2]
+            checks.append({"target": f"VGG19 fast preset, {where}", "met": met, "text": (
+                f"result in {fast['wall_s']:.1f} s (limit {FAST_TARGETS[1]:.0f} s), first preview after "
+                f"{preview if preview is not None else float('nan'):.1f} s (limit {FAST_TARGETS[2]:.0f} s)")})
         if vgg and size == MEMORY_TARGET[0]:
             checks.append({"target": f"VGG19 peak memory, {where}", "met": vgg["peak_mb"] < MEMORY_TARGET[1],
                            "text": f"{vgg['peak_mb']:.0f} MB above import vs limit {MEMORY_TARGET[1]:.0f} MB"})

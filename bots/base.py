@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
 from requests import RequestException
-from telebot import ExceptionHandler, TeleBot, util
+from telebot import TeleBot, util
 from telebot.apihelper import ApiException, ApiTelegramException
 from telebot.custom_filters import StateFilter
 from telebot.storage import StateMemoryStorage
@@ -23,30 +23,25 @@ from bots.config import BotConfig, use_api_server
 from bots.conversation import Flow, ResultMemory
 from bots.engines import Backbone, Engines, load_engines
 from bots.jobs import AlreadyQueued, JobQueue, JobState, QueueFull
-from bots.keyboards import (COMPARE, NETWORK, RESULT, SETTING, STYLE, CallbackDataFilter, backbone_keyboard,
-                            settings_keyboard, style_keyboard)
+from bots.keyboards import (COMPARE, INSTANT, NETWORK, PREVIEW_ALL, RESULT, SETTING, STYLE, CallbackDataFilter,
+                            backbone_keyboard, settings_keyboard, style_keyboard)
 from bots.media import Unusable, checked_picture, is_image_document, wrong_kind
 from bots.progress import StatusMessage
 from bots.settings import SettingsStore, UserSettings, button_change
-from bots.styles import builtin_style
-from bots.tasks import ChatTask, PaintTask, Services, UpscaleTask
-from bots.workflow import PaintRequest, Style, TransferWorkflow
+from bots.styles import builtin_style, instant_title
+from bots.tasks import ChatTask, InstantTask, PaintTask, Services, UpscaleTask
+from bots.telegram_calls import LogPollingErrors, ack, close_prompt, say
+from bots.workflow import InstantRequest, PaintRequest, Style, TransferWorkflow
 
-__all__ = ["StyleBot", "LANE"]
+__all__ = ["StyleBot", "TRANSFER_LANE", "INSTANT_LANE"]
 
 log = logging.getLogger(__name__)
-LANE = "transfer"  # the job queue's lane for style transfer and upscaling (minutes-long jobs)
+# The job queue's lanes: instant styles (seconds) have their own worker, so they never wait behind the
+# style transfers and upscalings (minutes). A user still has one job at a time, whatever its lane.
+TRANSFER_LANE, INSTANT_LANE = "transfer", "instant"
 POLL_SECONDS = 20  # long-polling timeout of getUpdates
 STEPS = {Flow.style.name: texts.Step.STYLE, Flow.backbone.name: texts.Step.BACKBONE}
 Update = TypeVar("Update", Message, CallbackQuery)
-
-
-class _LogErrors(ExceptionHandler):
-    """Polling errors (network, Telegram) are logged and polling goes on."""
-
-    def handle(self, exception: Exception) -> bool:
-        log.error("polling error: %s", exception)
-        return True
 
 
 class StyleBot:
@@ -63,13 +58,14 @@ class StyleBot:
             use_api_server(config.api_url)
         self.config = config
         self.telegram = TeleBot(config.token, threaded=True, num_threads=config.update_threads,
-                                state_storage=StateMemoryStorage(), exception_handler=_LogErrors())
+                                state_storage=StateMemoryStorage(), exception_handler=LogPollingErrors())
         self.telegram.add_custom_filter(StateFilter(self.telegram))
         self.telegram.add_custom_filter(CallbackDataFilter())
         self.settings = SettingsStore(UserSettings(size=config.default_size))
-        self.queue = JobQueue({LANE: (config.workers, config.queue_limit)})
+        self.queue = JobQueue({TRANSFER_LANE: (config.workers, config.queue_limit),
+                               INSTANT_LANE: (1, config.queue_limit)})
         self.services = Services(self.telegram, TransferWorkflow(engines, config.steps), ResultMemory(), config,
-                                 self.backbones, self.upscaling)
+                                 self.backbones, self.upscaling, tuple(engines.instant.styles))
         self._register_handlers()
 
     @classmethod
@@ -110,6 +106,7 @@ class StyleBot:
         on_message(content_types=everything)(self._guard(self.on_wrong_input))
         on_button(func=None, config=SETTING.filter())(self._guard(self.on_setting))
         on_button(func=None, state=Flow.style, config=STYLE.filter())(self._guard(self.on_builtin_style))
+        on_button(func=None, state=Flow.style, config=INSTANT.filter())(self._guard(self.on_instant_style))
         on_button(func=None, state=Flow.backbone, config=NETWORK.filter())(self._guard(self.on_backbone))
         on_button(func=None, config=RESULT.filter())(self._guard(self.on_result_button))
         on_button(func=lambda call: True)(self._guard(self.on_expired_button))
@@ -123,27 +120,29 @@ class StyleBot:
             except Exception:
                 log.exception("%s failed", handler.__name__)
                 chat_id = update.message.chat.id if isinstance(update, CallbackQuery) else update.chat.id
-                self._say(chat_id, texts.HANDLER_FAILED)
+                say(self.telegram, chat_id, texts.HANDLER_FAILED)
 
         return guarded
 
     # ---- commands -------------------------------------------------------------------------------------
     def on_start(self, message: Message) -> None:
         self.telegram.delete_state(message.from_user.id, message.chat.id)
-        self._say(message.chat.id, self._help())
+        say(self.telegram, message.chat.id, self._help())
 
     def on_help(self, message: Message) -> None:
         step = self._step(message.from_user.id, message.chat.id)
-        self._say(message.chat.id, self._help() + texts.HELP_STEP[step])
+        say(self.telegram, message.chat.id, self._help() + texts.HELP_STEP[step])
 
     def on_cancel(self, message: Message) -> None:
         user, chat = message.from_user.id, message.chat.id
         had_draft = self.telegram.delete_state(user, chat)
         job = self.queue.cancel(user)
         if job is None:
-            self._say(chat, texts.CANCELLED_DRAFT if had_draft else texts.NOTHING_TO_CANCEL)
+            say(self.telegram, chat, texts.CANCELLED_DRAFT if had_draft else texts.NOTHING_TO_CANCEL)
+        elif job.state is JobState.DROPPED:
+            say(self.telegram, chat, texts.CANCELLED_QUEUED)
         else:
-            self._say(chat, texts.CANCELLED_QUEUED if job.state is JobState.DROPPED else texts.CANCELLING_RUNNING)
+            say(self.telegram, chat, texts.CANCELLING_RUNNING)
 
     def on_settings(self, message: Message) -> None:
         settings = self.settings.get(message.from_user.id)
@@ -154,9 +153,9 @@ class StyleBot:
         choice = SETTING.parse(call.data)
         changes = button_change(choice["name"], choice["value"], self.config.sizes, self.backbones)
         if changes is None:
-            self._ack(call, texts.EXPIRED_BUTTON)
+            ack(self.telegram, call, texts.EXPIRED_BUTTON)
             return
-        self._ack(call)
+        ack(self.telegram, call)
         settings = self.settings.change(call.from_user.id, **changes)
         try:
             self.telegram.edit_message_text(self._settings_text(settings), call.message.chat.id,
@@ -176,7 +175,7 @@ class StyleBot:
             return
         self.telegram.set_state(user, Flow.style, chat)
         self.telegram.add_data(user, chat, content=picture)
-        self.telegram.send_message(chat, texts.ASK_STYLE, reply_markup=style_keyboard())
+        self.telegram.send_message(chat, texts.ASK_STYLE, reply_markup=style_keyboard(self.services.instant_styles))
 
     def on_style_picture(self, message: Message) -> None:
         picture = self._receive_picture(message)
@@ -186,11 +185,31 @@ class StyleBot:
     def on_builtin_style(self, call: CallbackQuery) -> None:
         style = builtin_style(STYLE.parse(call.data)["key"])
         if style is None:
-            self._ack(call, texts.EXPIRED_BUTTON)
+            ack(self.telegram, call, texts.EXPIRED_BUTTON)
             return
-        self._ack(call)
-        self._close_prompt(call, texts.STYLE_CHOSEN.format(title=style.title))
+        ack(self.telegram, call)
+        close_prompt(self.telegram, call, texts.STYLE_CHOSEN.format(title=style.title))
         self._style_chosen(call.from_user.id, call.message.chat.id, Style(builtin=style.key))
+
+    def on_instant_style(self, call: CallbackQuery) -> None:
+        """An instant style needs no network: queue it at once. A preview keeps the draft, so that the
+        user then picks from the styles sent after it."""
+        user, chat = call.from_user.id, call.message.chat.id
+        key = INSTANT.parse(call.data)["key"]
+        styles = self.services.instant_styles if key == PREVIEW_ALL else (key,)
+        with self.telegram.retrieve_data(user, chat) as data:
+            content = data.get("content")
+        if not set(styles) <= set(self.services.instant_styles) or content is None:
+            ack(self.telegram, call, texts.EXPIRED_BUTTON)
+            return
+        ack(self.telegram, call)
+        if key == PREVIEW_ALL:
+            close_prompt(self.telegram, call, texts.PREVIEW_CHOSEN)
+        else:
+            close_prompt(self.telegram, call, texts.STYLE_CHOSEN.format(title=instant_title(key)))
+            self.telegram.delete_state(user, chat)
+        request = InstantRequest(content, styles, self.settings.get(user))
+        self._queue(user, chat, lambda status: InstantTask(self.services, chat, status, request), INSTANT_LANE)
 
     def on_backbone(self, call: CallbackQuery) -> None:
         user, chat = call.from_user.id, call.message.chat.id
@@ -199,11 +218,11 @@ class StyleBot:
         with self.telegram.retrieve_data(user, chat) as data:
             content, style = data.get("content"), data.get("style")
         if not backbones or content is None or style is None:
-            self._ack(call, texts.EXPIRED_BUTTON)
+            ack(self.telegram, call, texts.EXPIRED_BUTTON)
             return
-        self._ack(call)
+        ack(self.telegram, call)
         label = texts.COMPARE_BOTH if choice == COMPARE else backbones[0].label
-        self._close_prompt(call, texts.BACKBONE_CHOSEN.format(label=label))
+        close_prompt(self.telegram, call, texts.BACKBONE_CHOSEN.format(label=label))
         self.telegram.delete_state(user, chat)
         self._paint(user, chat, PaintRequest(content, style, backbones, self.settings.get(user)))
 
@@ -212,26 +231,27 @@ class StyleBot:
         choice = RESULT.parse(call.data)
         action, backbone = choice["action"], next((b for b in self.backbones if b.value == choice["backbone"]), None)
         remembered = self.services.results.recall(int(choice["result"]), chat) if choice["result"].isdigit() else None
-        if remembered is None or backbone is None:
-            self._ack(call, texts.FORGOTTEN_RESULT)
-            self._say(chat, texts.FORGOTTEN_RESULT)
+        if remembered is None:
+            ack(self.telegram, call, texts.FORGOTTEN_RESULT)
+            say(self.telegram, chat, texts.FORGOTTEN_RESULT)
             return
-        self._ack(call)
+        ack(self.telegram, call)
         request = remembered.request
         if action == "again":
             self.telegram.set_state(user, Flow.style, chat)
             self.telegram.add_data(user, chat, content=request.content)
-            self.telegram.send_message(chat, texts.ASK_STYLE_AGAIN, reply_markup=style_keyboard())
-        elif action in ("paint", COMPARE):
+            self.telegram.send_message(chat, texts.ASK_STYLE_AGAIN,
+                                       reply_markup=style_keyboard(self.services.instant_styles))
+        elif action in ("paint", COMPARE) and backbone and isinstance(request, PaintRequest):
             backbones = self.backbones if action == COMPARE else (backbone,)
             self._paint(user, chat, PaintRequest(request.content, request.style, backbones, self.settings.get(user)))
         elif action == "upscale" and self.upscaling and (picture := remembered.picture(backbone, call.message)):
-            self._queue(user, chat, lambda status: UpscaleTask(self.services, chat, status, picture))
+            self._queue(user, chat, lambda status: UpscaleTask(self.services, chat, status, picture), TRANSFER_LANE)
         else:
-            self._say(chat, texts.EXPIRED_BUTTON)
+            say(self.telegram, chat, texts.EXPIRED_BUTTON)
 
     def on_expired_button(self, call: CallbackQuery) -> None:
-        self._ack(call, texts.EXPIRED_BUTTON)
+        ack(self.telegram, call, texts.EXPIRED_BUTTON)
 
     def on_wrong_input(self, message: Message) -> None:
         step = self._step(message.from_user.id, message.chat.id)
@@ -243,27 +263,6 @@ class StyleBot:
 
     def _step(self, user: int, chat: int) -> str:
         return STEPS.get(self.telegram.get_state(user, chat), texts.Step.CONTENT)
-
-    def _say(self, chat: int, text: str) -> None:
-        """Send a message; a failure is logged, never raised (the caller has nothing better to do)."""
-        try:
-            self.telegram.send_message(chat, text)
-        except (ApiException, RequestException) as exc:
-            log.warning("could not send a message to chat %d: %s", chat, exc)
-
-    def _ack(self, call: CallbackQuery, text: str | None = None) -> None:
-        """Answer a button press (stops its spinner); an expired query is not worth more than a log line."""
-        try:
-            self.telegram.answer_callback_query(call.id, text)
-        except (ApiException, RequestException) as exc:
-            log.info("could not answer a button press: %s", exc)
-
-    def _close_prompt(self, call: CallbackQuery, text: str) -> None:
-        """Replace a question's keyboard by the answer, so it cannot be pressed twice."""
-        try:
-            self.telegram.edit_message_text(text, call.message.chat.id, call.message.message_id)
-        except (ApiException, RequestException) as exc:
-            log.info("could not close a prompt: %s", exc)
 
     def _settings_text(self, settings: UserSettings) -> str:
         network = None if len(self.backbones) < 2 else settings.backbone.label if settings.backbone else ""
@@ -282,7 +281,7 @@ class StyleBot:
             content = data.get("content")
             data["style"] = style
         if content is None:
-            self._say(chat, texts.EXPIRED_BUTTON)
+            say(self.telegram, chat, texts.EXPIRED_BUTTON)
             return
         settings = self.settings.get(user)
         if len(self.backbones) > 1 and settings.backbone not in self.backbones:
@@ -297,13 +296,13 @@ class StyleBot:
         """One job per user: if they have one, say where it stands and return True."""
         active = self.queue.active(user)
         if active is not None:
-            self._say(chat, texts.already_queued(active[1]))
+            say(self.telegram, chat, texts.already_queued(active[1]))
         return active is not None
 
     def _paint(self, user: int, chat: int, request: PaintRequest) -> None:
-        self._queue(user, chat, lambda status: PaintTask(self.services, chat, status, request))
+        self._queue(user, chat, lambda status: PaintTask(self.services, chat, status, request), TRANSFER_LANE)
 
-    def _queue(self, user: int, chat: int, make_task: Callable[[StatusMessage], ChatTask]) -> None:
+    def _queue(self, user: int, chat: int, make_task: Callable[[StatusMessage], ChatTask], lane: str) -> None:
         """Queue a job with its status message, which then shows the place, the progress and the outcome."""
         if self._tell_if_busy(user, chat):
             return
@@ -311,7 +310,7 @@ class StyleBot:
         status = StatusMessage(self.telegram, chat, sent.message_id, self.config.progress_interval)
         task = make_task(status)
         try:
-            job, position = self.queue.submit(user, task, LANE)
+            job, position = self.queue.submit(user, task, lane)
         except AlreadyQueued as exc:
             status.show(texts.already_queued(exc.position))
         except QueueFull:

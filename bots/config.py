@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from telebot import apihelper
 
@@ -20,31 +21,24 @@ DEFAULT_SIZES = (256, 384, 512)
 MAX_SIZE = 2048  # results are sent as photos: Telegram takes up to 10 MB and shows at most 2560 px
 
 
+Number = TypeVar("Number", int, float)
+
+
 class ConfigError(ValueError):
     """A missing or malformed setting; the message names the variable and what to put there."""
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+def _number(env: Mapping[str, str], name: str, default: Number, minimum: Number,
+            kind: type[Number] = int) -> Number:
+    """The setting `name` as a `kind` (int or float) of at least `minimum`, or `default` when unset."""
     text = env.get(name, "").strip()
     if not text:
         return default
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, not {text!r}") from None
+        noun = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {noun}, not {text!r}") from None
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, not {value}")
     return value
@@ -108,10 +102,10 @@ class BotConfig:
         """Settings from `env` (default: os.environ); raises `ConfigError` with a one-line message."""
         env = os.environ if env is None else env
         sizes = _sizes(env)
-        default_size = _int(env, "STYLEBOT_SIZE", 384 if 384 in sizes else sizes[len(sizes) // 2], 32)
+        default_size = _number(env, "STYLEBOT_SIZE", 384 if 384 in sizes else sizes[len(sizes) // 2], 32)
         if default_size > MAX_SIZE:
             raise ConfigError(f"STYLEBOT_SIZE must be at most {MAX_SIZE} px, not {default_size}")
-        steps = _int(env, "STYLEBOT_STEPS", 0, 1) or None
+        steps = _number(env, "STYLEBOT_STEPS", 0, 1) or None
         api_url = env.get("TELEGRAM_API_URL", "").strip().rstrip("/") or None
         if api_url and not api_url.startswith(("http://", "https://")):
             raise ConfigError(f"TELEGRAM_API_URL must start with http:// or https://, not {api_url!r}")
@@ -123,14 +117,14 @@ class BotConfig:
         return cls(
             token=_token(env),
             api_url=api_url,
-            workers=_int(env, "STYLEBOT_WORKERS", 1, 1),
-            queue_limit=_int(env, "STYLEBOT_QUEUE_LIMIT", 20, 0),
+            workers=_number(env, "STYLEBOT_WORKERS", 1, 1),
+            queue_limit=_number(env, "STYLEBOT_QUEUE_LIMIT", 20, 0),
             sizes=sizes,
             default_size=default_size,
             steps=steps,
-            progress_interval=_float(env, "STYLEBOT_PROGRESS_INTERVAL", 3.0, 0.0),
-            update_threads=_int(env, "STYLEBOT_UPDATE_THREADS", 4, 1),
-            compute_threads=_int(env, "STYLEBOT_COMPUTE_THREADS", 0, 1) or None,
+            progress_interval=_number(env, "STYLEBOT_PROGRESS_INTERVAL", 3.0, 0.0, float),
+            update_threads=_number(env, "STYLEBOT_UPDATE_THREADS", 4, 1),
+            compute_threads=_number(env, "STYLEBOT_COMPUTE_THREADS", 0, 1) or None,
             weights_dir=Path(weights).expanduser() if weights else None,
             temp_dir=Path(temp).expanduser() if temp else None,
             log_level=level,

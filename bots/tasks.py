@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from requests import RequestException
 from telebot import TeleBot
-from telebot.apihelper import ApiException
 from telebot.types import InputMediaPhoto
 
 from bots import texts
@@ -29,6 +27,7 @@ from bots.keyboards import compared_keyboard, result_keyboard, style_keyboard
 from bots.media import Unusable, download
 from bots.progress import StatusMessage
 from bots.styles import instant_title
+from bots.telegram_calls import say
 from bots.workflow import InstantRequest, Painting, PaintRequest, TransferWorkflow
 from transfer.images import ImageError
 from transfer.progress import Cancelled, check_cancel
@@ -114,10 +113,7 @@ class ChatTask(ABC):
     def _failed(self, message: str) -> None:
         """Say why, in a new message (so the user is notified), and close the status message."""
         self.status.show(texts.NOT_FINISHED)
-        try:
-            self.services.telegram.send_message(self.chat_id, message)
-        except (ApiException, RequestException):
-            log.exception("could not tell chat %d that its job did not finish", self.chat_id)
+        say(self.services.telegram, self.chat_id, message)
 
 
 class PaintTask(ChatTask):

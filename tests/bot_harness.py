@@ -45,7 +45,8 @@ def bot_config(api: FakeBotApi, temp_dir: Path, **overrides: Any) -> BotConfig:
 
 def engines_for(bot_class: type[StyleBot], every: Engines) -> Engines:
     """The subset of the session's engines a bot class declares."""
-    return Engines({b: every.styles[b] for b in bot_class.backbones}, every.upscaler if bot_class.upscaling else None)
+    return Engines({b: every.styles[b] for b in bot_class.backbones}, every.instant,
+                   every.upscaler if bot_class.upscaling else None)
 
 
 class BotUnderTest:
@@ -154,7 +155,7 @@ class User:
 
     def status_messages(self) -> list[dict]:
         """The bot's job status messages in this chat (queue place, progress, outcome), oldest first."""
-        starts = ("⏳", "🎨 Painting", "🔍 Upscaling", "✅", "🛑", "❌")
+        starts = ("⏳", "🎨 Painting", "⚡", "🔍 Upscaling", "✅", "🛑", "❌")
         return [m for m in self.api.messages(self.chat_id) if (m.get("text") or "").startswith(starts)]
 
     def status_edits(self, message_id: int) -> list[tuple[float, str]]:

@@ -27,8 +27,8 @@ def main_flow_with_builtin_style(bot: BotUnderTest, backbone: str) -> dict:
     user = bot.user(101)
     assert "repaint your photo" in user.gets("", user.says("/start"))["text"]
     prompt = user.starts_with_photo()
-    assert [data for _, data in user.api.inline_buttons(prompt)] == [
-        "style:mosaic", "style:swirls", "style:waves", "style:cubist"]
+    gatys_gallery = [data for _, data in user.api.inline_buttons(prompt) if data.startswith("style:")]
+    assert gatys_gallery == ["style:mosaic", "style:swirls", "style:waves", "style:cubist"]
     since = user.picks_style(prompt, "mosaic")
     assert user.gets(texts.STYLE_CHOSEN.format(title="🪟 Mosaic"), since)["message_id"] == prompt["message_id"]
     result = user.gets_photo(user.picks_backbone_if_asked(since, backbone))

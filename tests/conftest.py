@@ -42,20 +42,25 @@ def fake_api():
 @pytest.fixture(scope="session")
 def random_resnet_weights_dir(tmp_path_factory: pytest.TempPathFactory, real_weights_dir: Path) -> Path:
     """A weights folder with RANDOM ResNet50 weights (no ImageNet ResNet50 file exists offline) and links
-    to the real VGG19 and SRGAN files: ResNet results in tests are not paintings, only pictures."""
+    to every other real file (VGG19, SRGAN, the instant styles): ResNet results in tests are not
+    paintings, only pictures."""
     from bench.random_weights import write_random_resnet50
     from weights import Weights
 
     folder = tmp_path_factory.mktemp("weights-random-resnet50")
     write_random_resnet50(folder)
-    for weights in (Weights.VGG19, Weights.SRGAN_X4):
-        (folder / weights.spec.filename).symlink_to(real_weights_dir / weights.spec.filename)
+    for weights in Weights:
+        if weights is not Weights.RESNET50:
+            link = folder / weights.spec.filename
+            link.parent.mkdir(exist_ok=True)
+            link.symlink_to(real_weights_dir / weights.spec.filename)
     return folder
 
 
 @pytest.fixture(scope="session")
 def bot_engines(random_resnet_weights_dir: Path):
-    """Every engine the bots use, loaded once: real VGG19, RANDOM-weight ResNet50, real SRGAN x4."""
+    """Every engine the bots use, loaded once: real VGG19, RANDOM-weight ResNet50, real SRGAN x4, the
+    real instant styles."""
     from bots.engines import Backbone, Engines, load_engines
 
     return load_engines((Backbone.VGG19, Backbone.RESNET50), True, random_resnet_weights_dir)

@@ -116,5 +116,6 @@ def test_failing_job_is_reported_and_the_bot_goes_on(start_bot, bot_engines, cap
     inside the engine (a genuine failure, no mock)."""
     vgg, resnet = bot_engines.styles[Backbone.VGG19], bot_engines.styles[Backbone.RESNET50]
     broken = Engines({Backbone.VGG19: StyleTransfer(vgg.extractor, RESNET50_PRESET),
-                      Backbone.RESNET50: StyleTransfer(resnet.extractor, VGG19_PRESET)}, bot_engines.upscaler)
+                      Backbone.RESNET50: StyleTransfer(resnet.extractor, VGG19_PRESET)},
+                     bot_engines.instant, bot_engines.upscaler)
     scenario.failing_job(start_bot(FullBot, engines=broken), caplog)

@@ -54,7 +54,7 @@ def test_failing_job_is_reported_and_the_bot_goes_on(start_bot, bot_engines, cap
     raises inside the engine (a genuine failure, no mock)."""
     vgg = bot_engines.styles[Backbone.VGG19]
     broken = StyleTransfer(vgg.extractor, RESNET50_PRESET)
-    scenario.failing_job(start_bot(VggBot, engines=Engines({Backbone.VGG19: broken})), caplog)
+    scenario.failing_job(start_bot(VggBot, engines=Engines({Backbone.VGG19: broken}, bot_engines.instant)), caplog)
 
 
 def test_settings_are_per_user_and_apply_to_the_next_job(start_bot) -> None:

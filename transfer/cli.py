@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="vgg")
     parser.add_argument("--size", type=int, default=512, help="long side of the result in px (default 512)")
     parser.add_argument("--steps", type=int, help="optimisation steps in all (default: the backbone's preset)")
+    parser.add_argument("--fast", action="store_true", help="a quick, less refined result (seconds at 512 px)")
     parser.add_argument("--style-weight", type=float, default=1.0,
                         help="style strength relative to the preset (default 1.0; 0.5 keeps more of the photo); "
                              "with --instant, 0 to 1: how much of the styled image is blended over the photo")
@@ -73,10 +74,10 @@ def _stylize_instantly(args: argparse.Namespace, content: Image.Image) -> Image.
 def _transfer(args: argparse.Namespace, content: Image.Image, losses: list[float]) -> Image.Image:
     settings = TransferSettings(size=args.size, steps=args.steps, style_strength=args.style_weight,
                                 style_blend=args.blend, keep_colors=args.keep_colors,
-                                optimizer=args.optimizer, seed=args.seed)
+                                optimizer=args.optimizer, seed=args.seed, fast=args.fast)
     styles = [load_input(path) for path in args.styles]
     engine = BACKBONES[args.backbone]()
-    with tqdm(total=settings.steps or engine.default_steps(), unit="step", desc=engine.name,
+    with tqdm(total=settings.steps or engine.default_steps(args.fast), unit="step", desc=engine.name,
               dynamic_ncols=True) as bar:
         def report(progress: Progress) -> None:
             bar.total = progress.total

@@ -33,6 +33,8 @@ class Preset:
     optimizer: Optimizer = "lbfgs"
     lbfgs_history: int = 20
     scales: tuple[Scale, ...] = field(default=(Scale(1.0, 300),))
+    # the "fast" preset: most steps on cheap levels, a few at full size: a first useful result in seconds
+    fast_scales: tuple[Scale, ...] = field(default=(Scale(0.25, 50), Scale(0.5, 30), Scale(1.0, 3)))
     min_side: int = 64  # coarse levels stop shrinking here: below it the network sees no texture
 
 
@@ -45,7 +47,7 @@ VGG19_PRESET = Preset(
     content_layers={"conv2_2": 1.0},
     style_weight=1e6,
     optimizer="lbfgs",
-    scales=(Scale(0.25, 60), Scale(0.5, 60), Scale(1.0, 80)),
+    scales=(Scale(0.25, 40), Scale(0.5, 60), Scale(1.0, 100)),
 )
 
 # ResNet50: the stem, layer1's three blocks and layer2's first block for style (textures at 1/2 to 1/8

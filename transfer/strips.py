@@ -129,6 +129,10 @@ class GatysTerms:
         self.strip_pixels = strip_pixels
 
     def __call__(self, image: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        if len(strips(*image.shape[-2:], self.extractor, self.strip_pixels)) == 1:
+            # small images fit in one strip: plain autograd, without recomputing the forward pass
+            content, grams, _ = _grams(self.extractor, image, self.style_layers, self.strip_pixels, self)
+            return content, grams
         content, *grams = _GatysTermsFunction.apply(image, self)
         return content, dict(zip(self.style_layers, grams))
 

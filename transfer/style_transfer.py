@@ -43,6 +43,7 @@ class TransferSettings:
     seed: int = 0
     optimizer: str | None = None  # "lbfgs" or "adam"; None: the preset's
     levels: int | None = None  # coarse-to-fine levels; 1: full resolution only; None: the preset's
+    fast: bool = False  # the preset's fast schedule: a first useful result in seconds, less refined
     preview_every: int = 0  # also send a preview every N steps (0: only when a level ends)
     upscale: bool = False
 
@@ -89,8 +90,8 @@ class StyleTransfer:
     def name(self) -> str:
         return self.extractor.name
 
-    def default_steps(self) -> int:
-        return sum(scale.steps for scale in self.preset.scales)
+    def default_steps(self, fast: bool = False) -> int:
+        return sum(scale.steps for scale in (self.preset.fast_scales if fast else self.preset.scales))
 
     def run(self, content: ImageSource, style: ImageSource | Sequence[ImageSource],
             settings: TransferSettings | None = None, progress: ProgressCallback | None = None,
@@ -122,7 +123,7 @@ class StyleTransfer:
         return keep_colors(result, content_img) if settings.keep_colors else result
 
     def _plan(self, final: tuple[int, int], settings: TransferSettings) -> list[_Level]:
-        scales = self.preset.scales
+        scales = self.preset.fast_scales if settings.fast else self.preset.scales
         if settings.levels is not None:
             total = sum(s.steps for s in scales)
             n = settings.levels

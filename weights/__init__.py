@@ -67,6 +67,10 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _fetch_hint(origin: str, filename: str) -> str:
+    return f"it is {origin}; on a machine with internet run `python -m weights fetch`, then copy {filename} here"
+
+
 class Source(Protocol):
     """Where a network's official file comes from, and how to turn it into our trimmed state dict."""
 
@@ -106,8 +110,7 @@ class TorchvisionSource:
         return trimmed
 
     def how_to_get(self, filename: str) -> str:
-        return (f"it is made from torchvision's {self.torchvision_weights} ({self.url}); on a machine with "
-                f"internet run `python -m weights fetch`, then copy {filename} here")
+        return _fetch_hint(f"made from torchvision's {self.torchvision_weights} ({self.url})", filename)
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,7 @@ class RawBlobSource:
         return self.convert(data)
 
     def how_to_get(self, filename: str) -> str:
-        return (f"it is converted from {self.url}; on a machine with internet run `python -m weights fetch`, "
-                f"then copy {filename} here")
+        return _fetch_hint(f"converted from {self.url}", filename)
 
 
 @dataclass(frozen=True)
