@@ -156,7 +156,8 @@ class InstantTask(ChatTask):
 
     def work(self, job: Job, folder: Path) -> None:
         content = self.fetch_to(self.request.content, folder / "content")
-        paintings = self.services.workflow.stylize(content, self.request, self.status.progress, job.cancelled)
+        paintings = self.services.workflow.stylize(content, self.request.styles, self.request.settings,
+                                                   self.status.progress, job.cancelled)
         captioned = [(p.image, texts.result_caption(instant_title(p.style), p.seconds)) for p in paintings]
         if len(captioned) == 1:
             self.send_result(*captioned[0], self.request)

@@ -102,10 +102,10 @@ class TransferWorkflow:
         return [Painting(backbone, image, seconds)
                 for backbone, (image, seconds) in zip(backbones, _in_stages(titles, run, report))]
 
-    def stylize(self, content: Path, request: InstantRequest, report: StageReport,
+    def stylize(self, content: Path, styles: tuple[str, ...], settings: UserSettings, report: StageReport,
                 cancel: CancelCheck) -> list[InstantPainting]:
-        """One picture per instant style of the request, in order. Raises ImageError, Cancelled."""
-        styles, settings = request.styles, request.settings
+        """One picture per instant style (key), in order; several are a preview, each at most PREVIEW_SIDE
+        px. Raises ImageError for refused pictures, Cancelled."""
         side = settings.size if len(styles) == 1 else min(settings.size, PREVIEW_SIDE)
         titles = [texts.painting_instant(instant_title(key), n, len(styles)) for n, key in enumerate(styles, 1)]
 
