@@ -178,3 +178,14 @@ def test_resnet50_random_weights_respects_cancellation(resnet_random_weights, ph
 def test_vgg_preset_is_the_classic_objective():
     assert set(VGG19_PRESET.style_layers) == {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"}
     assert set(VGG19_PRESET.content_layers) == {"conv2_2"} and VGG19_PRESET.style_weight == 1e6
+
+
+def test_fast_preset_runs_its_own_schedule_with_previews(vgg, photo, painting):
+    reports: list[Progress] = []
+    result = vgg.run(photo, painting, TransferSettings(size=256, fast=True), progress=reports.append)
+    fast_steps = sum(scale.steps for scale in VGG19_PRESET.fast_scales)
+    assert result.size == (256, 170)
+    assert reports[-1].total == fast_steps == vgg.default_steps(fast=True) < vgg.default_steps()
+    # a preview at the end of each coarse level (64 px and 128 px), before any full-size step
+    previews = [i for i, r in enumerate(reports) if r.preview is not None]
+    assert len(previews) == 2 and previews[-1] < len(reports) - VGG19_PRESET.fast_scales[-1].steps
