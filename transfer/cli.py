@@ -44,13 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_arguments(args: argparse.Namespace) -> None:
+def _check_arguments(args: argparse.Namespace) -> InstantStyle | None:
+    """Refuse bad arguments before any work; the instant style asked for, if any."""
     if args.content is None or args.output is None:
         raise ValueError("give a CONTENT photo and -o OUTPUT (or --list-styles)")
     if args.instant is not None and args.styles:
         raise ValueError("give either STYLE images or --instant NAME, not both")
-    if args.instant is not None:
-        InstantStyle.parse(args.instant)  # an unknown name fails here, before any work
+    instant = InstantStyle.parse(args.instant) if args.instant is not None else None
+    if instant is not None:
         if not 0 <= args.style_weight <= 1:
             raise ValueError("with --instant, --style-weight goes from 0 (the photo) to 1 (fully styled)")
     if args.instant is None and not args.styles:
@@ -58,10 +59,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.blend is not None and len(args.blend) != len(args.styles):
         raise ValueError(f"--blend needs one weight per style image ({len(args.styles)}), got {len(args.blend)}")
     check_output(args.output)
+    return instant
 
 
-def _stylize_instantly(args: argparse.Namespace, content: Image.Image) -> Image.Image:
-    style = InstantStyle.parse(args.instant)
+def _stylize_instantly(args: argparse.Namespace, style: InstantStyle, content: Image.Image) -> Image.Image:
     with tqdm(total=1, unit="pass", desc=style.title, dynamic_ncols=True) as bar:
         def report(progress: Progress) -> None:
             bar.total = progress.total
@@ -97,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def work() -> tuple[Image.Image, Path, str]:
-        _check_arguments(args)
+        instant = _check_arguments(args)
         content = load_input(args.content)
         losses: list[float] = []
-        result = _stylize_instantly(args, content) if args.instant else _transfer(args, content, losses)
+        result = _stylize_instantly(args, instant, content) if instant else _transfer(args, content, losses)
         save_image(result, args.output)
         return result, args.output, f", final loss {losses[-1]:.4g}" if losses else ""
 

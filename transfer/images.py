@@ -28,6 +28,7 @@ __all__ = [
     "image_to_tensor",
     "tensor_to_image",
     "keep_colors",
+    "blend",
 ]
 
 MIN_SIDE = 32
