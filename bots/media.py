@@ -6,9 +6,11 @@ bot runs on the same machine it reads the file there instead of downloading it.
 """
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
+from PIL import Image
 from requests import RequestException
 from telebot import TeleBot
 from telebot.apihelper import ApiException, ApiTelegramException
@@ -18,11 +20,19 @@ from bots import texts
 from bots.config import PUBLIC_DOWNLOAD_LIMIT
 from transfer.images import ImageError, load_image
 
-__all__ = ["Unusable", "is_image_document", "download", "checked_picture", "wrong_kind"]
+__all__ = ["Unusable", "is_image_document", "download", "checked_picture", "wrong_kind", "jpeg"]
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+JPEG_QUALITY = 95
+
+
+def jpeg(image: Image.Image) -> bytes:
+    """The picture as JPEG bytes, as the bots send pictures."""
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
 
 
 class Unusable(Exception):

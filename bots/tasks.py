@@ -24,8 +24,8 @@ from bots.conversation import Remembered, ResultMemory
 from bots.engines import Backbone
 from bots.jobs import CancelReason, Job, JobState
 from bots.keyboards import compared_keyboard, result_keyboard, style_keyboard
-from bots.media import Unusable, download
-from bots.progress import StatusMessage
+from bots.media import Unusable, download, jpeg
+from bots.progress import Sketch, StatusMessage
 from bots.styles import instant_title
 from bots.telegram_calls import say
 from bots.workflow import InstantRequest, Painting, PaintRequest, TransferWorkflow
@@ -35,7 +35,6 @@ from transfer.progress import Cancelled, check_cancel
 __all__ = ["Services", "ChatTask", "PaintTask", "InstantTask", "UpscaleTask"]
 
 log = logging.getLogger(__name__)
-JPEG_QUALITY = 95
 
 
 @dataclass(frozen=True)
@@ -96,12 +95,12 @@ class ChatTask(ABC):
         """One result picture with its buttons, which find `request` in the ResultMemory."""
         s = self.services
         number = s.results.remember(Remembered(self.chat_id, request))
-        s.telegram.send_photo(self.chat_id, _jpeg(image), caption=caption,
+        s.telegram.send_photo(self.chat_id, jpeg(image), caption=caption,
                               reply_markup=result_keyboard(number, painted, s.backbones, s.upscaling))
 
     def send_album(self, pictures: list[tuple[Image.Image, str]]) -> list[str]:
         """Captioned pictures as one album; returns their file ids, in order."""
-        album = [InputMediaPhoto(_jpeg(image), caption=caption) for image, caption in pictures]
+        album = [InputMediaPhoto(jpeg(image), caption=caption) for image, caption in pictures]
         return [m.photo[-1].file_id for m in self.services.telegram.send_media_group(self.chat_id, album)]
 
     def _stopped(self, job: Job) -> None:
@@ -128,8 +127,12 @@ class PaintTask(ChatTask):
         content = self.fetch_to(request.content, folder / "content")
         style = (request.style.builtin_path() if request.style.builtin
                  else self.fetch_to(request.style.file_id or "", folder / "style"))
-        paintings = self.services.workflow.paint(content, style, request.backbones, request.settings,
-                                                 self.status.progress, job.cancelled)
+        sketch = Sketch(self.services.telegram, self.chat_id)
+        try:
+            paintings = self.services.workflow.paint(content, style, request.backbones, request.settings,
+                                                     self.status.progress, job.cancelled, sketch.show)
+        finally:
+            sketch.remove()  # the result (or the reason there is none) takes its place
         if len(paintings) == 1:
             painting = paintings[0]
             self.send_result(painting.image, texts.result_caption(painting.backbone.label, painting.seconds),
@@ -181,9 +184,3 @@ class UpscaleTask(ChatTask):
         image.save(buffer, "PNG")
         self.services.telegram.send_document(self.chat_id, buffer.getvalue(), visible_file_name="stylebot-x4.png",
                                              caption=texts.upscaled(image.width, image.height))
-
-
-def _jpeg(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=JPEG_QUALITY)
-    return buffer.getvalue()

@@ -112,6 +112,7 @@ def painting_instant(title: str, stage: int, stages: int) -> str:
 
 
 UPSCALING = "🔍 Upscaling ×4…"
+SKETCH = "✏️ A first sketch, at low resolution. The finished painting will replace it."
 
 
 def done(seconds: float) -> str:

@@ -26,6 +26,7 @@ __all__ = ["Style", "PaintRequest", "InstantRequest", "Painting", "InstantPainti
 
 # (stage title, fraction of the whole request done)
 StageReport = Callable[[str, float], None]
+SketchCallback = Callable[[Image.Image], None]  # receives the engine's low-resolution previews
 PREVIEW_SIDE = 384  # px, long side at most of each picture in a preview of every instant style
 
 
@@ -90,8 +91,9 @@ class TransferWorkflow:
         self.steps = steps  # None: each backbone's preset
 
     def paint(self, content: Path, style: Path, backbones: tuple[Backbone, ...], settings: UserSettings,
-              report: StageReport, cancel: CancelCheck) -> list[Painting]:
-        """One painting per backbone, in order. Raises ImageError for refused pictures, Cancelled."""
+              report: StageReport, cancel: CancelCheck, sketch: SketchCallback | None = None) -> list[Painting]:
+        """One painting per backbone, in order; its previews go to `sketch`. Raises ImageError for refused
+        pictures, Cancelled."""
         transfer = settings.transfer_settings(self.steps)
         titles = [texts.painting(backbone.label, n, len(backbones)) for n, backbone in enumerate(backbones, 1)]
 
@@ -100,7 +102,7 @@ class TransferWorkflow:
                                                               cancel=cancel)
 
         return [Painting(backbone, image, seconds)
-                for backbone, (image, seconds) in zip(backbones, _in_stages(titles, run, report))]
+                for backbone, (image, seconds) in zip(backbones, _in_stages(titles, run, report, sketch))]
 
     def stylize(self, content: Path, styles: tuple[str, ...], settings: UserSettings, report: StageReport,
                 cancel: CancelCheck) -> list[InstantPainting]:
@@ -127,13 +129,15 @@ class TransferWorkflow:
 
 
 def _in_stages(titles: Sequence[str], run: Callable[[int, ProgressCallback], Image.Image],
-               report: StageReport) -> list[tuple[Image.Image, float]]:
+               report: StageReport, sketch: SketchCallback | None = None) -> list[tuple[Image.Image, float]]:
     """`run(stage, progress)` for each stage in order, reported as one progress over all of them under each
-    stage's title; returns each stage's picture and the seconds it took."""
+    stage's title, previews passed to `sketch`; returns each stage's picture and the seconds it took."""
     done = []
     for stage, title in enumerate(titles):
         def progress(p: Progress, stage: int = stage, title: str = title) -> None:
             report(title, (stage + p.fraction) / len(titles))
+            if sketch is not None and p.preview is not None:
+                sketch(p.preview)
 
         report(title, stage / len(titles))
         started = time.perf_counter()

@@ -10,7 +10,8 @@ from PIL import Image
 
 import bench.__main__ as bench_cli
 from bench import nst
-from bench.baseline import classic_tutorial_transfer, load_vgg19_features
+from bench.baseline import (CNN_NORMALIZATION_MEAN, CNN_NORMALIZATION_STD, classic_tutorial_transfer,
+                            get_style_model_and_losses, image_loader, load_vgg19_features)
 from bench.evaluate import FILTERS, Evaluator
 from bench.measure import Stopwatch, format_table, run_measured
 from bench.random_weights import write_random_resnet50
@@ -47,6 +48,21 @@ def test_evaluator_scores_the_content_itself_with_zero_content_loss(evaluator, i
             assert score.style > 0.0
             assert score.total == pytest.approx(score.style + score.content)
         assert evaluator(images[name], images[name], images["candy"], 64) == min(scores, key=lambda s: s.total)
+
+
+def test_evaluator_computes_the_tutorial_loss(evaluator, images, real_weights_dir):
+    # square images, bilinear (the tutorial's resize): the judge must give exactly the tutorial's own loss,
+    # on the convolutions' outputs before their ReLUs (an in-place ReLU would silently change four of five)
+    content, style, result = images["amber"], images["candy"], images["chelsea"].resize((64, 64))
+    model, style_losses, content_losses = get_style_model_and_losses(
+        load_vgg19_features(real_weights_dir), CNN_NORMALIZATION_MEAN, CNN_NORMALIZATION_STD,
+        image_loader(style, 64), image_loader(content, 64))
+    with torch.no_grad():
+        model(image_loader(result, 64))
+    style_part = 1e6 * sum(loss.loss.item() for loss in style_losses)
+    score = evaluator.score_with("bilinear", result, content, style, 64)
+    assert score.style == pytest.approx(style_part, rel=1e-4)
+    assert score.content == pytest.approx(content_losses[0].loss.item(), rel=1e-4)
 
 
 def test_evaluator_resizes_a_square_result_to_the_content_aspect(evaluator, images):

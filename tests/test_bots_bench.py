@@ -8,7 +8,8 @@ from bench import bot as bench_bot
 
 
 def test_bench_bot_measures_help_latency_while_jobs_run(tmp_path: Path, real_weights_dir: Path,
-                                                         one_compute_thread: None, capsys) -> None:
+                                                         one_compute_thread: None, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("STYLEBOT_WEIGHTS_DIR", str(real_weights_dir))  # the README's default, made explicit
     out = tmp_path / "bot.json"
     assert bench_bot.main(["--size", "64", "--steps", "15", "--help-every", "0.1", "--out", str(out)]) == 0
     report = json.loads(out.read_text())

@@ -23,6 +23,19 @@ def test_main_flow_with_builtin_style(start_bot) -> None:
     assert bot.bot.telegram.get_state(101, 101) is None
 
 
+def test_a_low_resolution_sketch_comes_first_and_the_result_replaces_it(start_bot) -> None:
+    # at 128 px the engine works at 64 px first: its result is the sketch, sent long before the end
+    bot = start_bot(VggBot, sizes=(128,), default_size=128, steps=40)
+    user = bot.user(105)
+    user.picks_style(user.starts_with_photo(photo_bytes((200, 150))))
+    user.gets("✅ Done in", timeout=60)
+    sketch, result = [m for m in bot.api.messages(user.chat_id) if m.get("photo")]
+    assert sketch["caption"] == texts.SKETCH and result["caption"].startswith("VGG19 — ")
+    assert sketch["deleted"] and not result["deleted"], "the sketch is removed once the painting is there"
+    assert max(Image.open(io.BytesIO(bot.api.media_bytes(sketch))).size) == 64
+    assert max(Image.open(io.BytesIO(bot.api.media_bytes(result))).size) == 128
+
+
 def test_own_style_and_content_sent_as_file(start_bot) -> None:
     scenario.own_style_sent_as_files(start_bot(VggBot), "vgg19")
 

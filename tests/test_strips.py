@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from bench.random_weights import write_random_resnet50
 from transfer.backbones import resnet50_features, vgg19_features
-from transfer.losses import gram_matrix
+from transfer.losses import gram_matrix, gram_sum
 from transfer.strips import GatysTerms, strip_features, strip_grams, strips
 
 
@@ -17,6 +17,22 @@ def extractors(real_weights_dir, tmp_path_factory):
     write_random_resnet50(random_dir)
     return {"vgg19": vgg19_features(real_weights_dir, download=False),
             "resnet50_random_weights": resnet50_features(random_dir, download=False)}
+
+
+def reference_gram(features):
+    """Plain autograd, as the tutorial writes it: the yardstick for our own Gram function."""
+    flat = features.reshape(features.shape[1], -1)
+    return flat @ flat.t() / flat.numel()
+
+
+def test_gram_has_the_plain_value_and_gradient():
+    features = torch.randn(1, 5, 7, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(gram_sum, (features,))
+    assert torch.allclose(gram_matrix(features), reference_gram(features))
+    weights = torch.randn(5, 5, dtype=torch.float64)  # not symmetric: the backward must handle that
+    (ours,) = torch.autograd.grad((gram_matrix(features) * weights).sum(), features)
+    (plain,) = torch.autograd.grad((reference_gram(features) * weights).sum(), features)
+    assert torch.allclose(ours, plain)
 
 
 @pytest.mark.parametrize("backbone", ["vgg19", "resnet50_random_weights"])
@@ -40,7 +56,7 @@ def test_strips_give_the_whole_image_value_and_gradient(extractors, backbone):
     def whole(x):
         features = extractor(x, layers)
         error = 0.7 * F.mse_loss(features[content_layer], targets[content_layer])
-        return error + sum((gram_matrix(features[n]) * weights[n]).sum() for n in style_layers)
+        return error + sum((reference_gram(features[n]) * weights[n]).sum() for n in style_layers)
 
     def by_strips(x):
         error, grams = GatysTerms(extractor, targets, {content_layer: 0.7}, style_layers, small)(x)
@@ -55,4 +71,4 @@ def test_strips_give_the_whole_image_value_and_gradient(extractors, backbone):
     assert torch.allclose(x2.grad, x1.grad, rtol=1e-3, atol=1e-6 * x1.grad.abs().max())
     no_grad_grams = strip_grams(extractor, image, style_layers, small)
     for name in style_layers:
-        assert torch.allclose(no_grad_grams[name], gram_matrix(extractor(image, [name])[name]), rtol=1e-4, atol=1e-6)
+        assert torch.allclose(no_grad_grams[name], reference_gram(extractor(image, [name])[name]), rtol=1e-4, atol=1e-6)

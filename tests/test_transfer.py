@@ -66,11 +66,9 @@ def test_output_keeps_the_aspect_ratio_and_never_enlarges(quick_result, vgg, pai
     assert vgg.run(small, painting, TransferSettings(size=96, steps=2, upscale=True)).size == (96, 80)
 
 
-def test_same_seed_same_image_other_seed_other_image(vgg, photo, painting, quick_result):
+def test_the_same_request_gives_the_same_image(vgg, photo, painting, quick_result):
     again = vgg.run(photo, painting, QUICK)
     assert np.array_equal(np.asarray(again), np.asarray(quick_result))
-    other = vgg.run(photo, painting, TransferSettings(size=SIZE, steps=40, seed=1))
-    assert not np.array_equal(np.asarray(other), np.asarray(quick_result))
 
 
 def test_progress_is_steady_and_ends_at_one_with_previews(vgg, photo, painting):

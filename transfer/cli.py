@@ -40,7 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="relative weight of each style image (default: equal)")
     parser.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
     parser.add_argument("--optimizer", choices=["lbfgs", "adam"], help="default: the backbone's preset")
-    parser.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -75,7 +74,7 @@ def _stylize_instantly(args: argparse.Namespace, style: InstantStyle, content: I
 def _transfer(args: argparse.Namespace, content: Image.Image, losses: list[float]) -> Image.Image:
     settings = TransferSettings(size=args.size, steps=args.steps, style_strength=args.style_weight,
                                 style_blend=args.blend, keep_colors=args.keep_colors,
-                                optimizer=args.optimizer, seed=args.seed, fast=args.fast)
+                                optimizer=args.optimizer, fast=args.fast)
     styles = [load_input(path) for path in args.styles]
     engine = BACKBONES[args.backbone]()
     with tqdm(total=settings.steps or engine.default_steps(args.fast), unit="step", desc=engine.name,

@@ -31,23 +31,30 @@ class Preset:
     content_weight: float = 1.0
     tv_weight: float = 0.0
     optimizer: Optimizer = "lbfgs"
-    lbfgs_history: int = 20
+    lbfgs_history: int = 100  # most (step, gradient change) pairs L-BFGS keeps; more is a better model
+    lbfgs_memory_mb: float = 96.0  # ...but the pairs may take at most this much: fewer pairs on big images
+    line_search: bool = False  # L-BFGS with a strong-Wolfe line search instead of fixed steps
+    pyramid: bool = False  # optimise the image as a `PixelPyramid` (a preconditioner) instead of raw pixels
     scales: tuple[Scale, ...] = field(default=(Scale(1.0, 300),))
     # the "fast" preset: most steps on cheap levels, a few at full size: a first useful result in seconds
-    fast_scales: tuple[Scale, ...] = field(default=(Scale(0.25, 50), Scale(0.5, 30), Scale(1.0, 3)))
+    fast_scales: tuple[Scale, ...] = field(default=(Scale(0.25, 20), Scale(0.5, 25), Scale(1.0, 2)))
     min_side: int = 64  # coarse levels stop shrinking here: below it the network sees no texture
 
 
 # VGG19: the classic Gatys layer set on the pre-ReLU convolutions, style weight 1e6 (the PyTorch tutorial's
 # objective, which is also what the benchmark scores). L-BFGS: on this smooth objective it converges in
-# far fewer evaluations than Adam. Coarse-to-fine: cheap low-resolution levels place the large strokes,
-# so the expensive full-resolution level only refines texture; each level starts from the previous one.
+# far fewer evaluations than Adam; a strong-Wolfe line search makes each step count (~10% lower loss at
+# equal evaluations) and the pixel pyramid moves large areas early (at 256 px, 120 evaluations: 66 against
+# 169 on raw pixels). Coarse-to-fine: the 1/4 level gives a first sketch within seconds and the 1/2 level
+# places the strokes, so the expensive full-resolution level only refines texture.
 VGG19_PRESET = Preset(
     style_layers={"conv1_1": 1.0, "conv1_2": 1.0, "conv2_1": 1.0, "conv2_2": 1.0, "conv3_1": 1.0},
     content_layers={"conv2_2": 1.0},
     style_weight=1e6,
     optimizer="lbfgs",
-    scales=(Scale(0.25, 40), Scale(0.5, 60), Scale(1.0, 100)),
+    line_search=True,
+    pyramid=True,
+    scales=(Scale(0.25, 30), Scale(0.5, 60), Scale(1.0, 100)),
 )
 
 # ResNet50: the stem, layer1's three blocks and layer2's first block for style (textures at 1/2 to 1/8

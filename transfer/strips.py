@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from transfer.backbones import FeatureExtractor
+from transfer.losses import gram_sum, gram_sum_backward
 
 __all__ = ["Strip", "strips", "strip_grams", "strip_features", "GatysTerms"]
 
@@ -63,12 +64,6 @@ def strips(height: int, width: int, extractor: FeatureExtractor, strip_pixels: i
     return result
 
 
-def _gram_sum(features: Tensor) -> Tensor:
-    """F F^T of a strip's features, not yet divided: the divisor is the whole image's C*H*W."""
-    flat = features.reshape(features.shape[1], -1)
-    return flat @ flat.t()
-
-
 def _grams(extractor: FeatureExtractor, image: Tensor, layers: list[str], strip_pixels: int,
            content: GatysTerms | None = None) -> tuple[Tensor | None, dict[str, Tensor], dict[str, int]]:
     """Gram matrices (divided by C*H*W, as `gram_matrix`) of `layers`; with `content`, its error too."""
@@ -81,7 +76,8 @@ def _grams(extractor: FeatureExtractor, image: Tensor, layers: list[str], strip_
             error = error + content.strip_content(strip, features)
         for name in layers:
             owned = strip.owned(features[name], extractor.strides[name])
-            sums[name] = sums[name] + _gram_sum(owned) if name in sums else _gram_sum(owned)
+            gram = gram_sum(owned)  # not yet divided: the divisor is the whole image's C*H*W
+            sums[name] = sums[name] + gram if name in sums else gram
             sizes[name] = sizes.get(name, 0) + owned[0].numel()
     return error, {name: sums[name] / sizes[name] for name in layers}, sizes
 
@@ -167,10 +163,12 @@ class _GatysTermsFunction(torch.autograd.Function):
             with torch.enable_grad():
                 piece = image[..., strip.in_start:strip.in_end, :].detach().requires_grad_(True)
                 features = extractor(piece, terms.layers)
-                surrogate = grad_content * terms.strip_content(strip, features)
+                outputs = [grad_content * terms.strip_content(strip, features)]
+                grads = [torch.ones_like(outputs[0])]
                 for name, grad_gram in zip(terms.style_layers, grad_grams):
                     owned = strip.owned(features[name], extractor.strides[name])
-                    surrogate = surrogate + (_gram_sum(owned) * grad_gram).sum() / ctx.sizes[name]
-                (piece_grad,) = torch.autograd.grad(surrogate, piece)
+                    outputs.append(owned)
+                    grads.append(gram_sum_backward(owned, grad_gram / ctx.sizes[name]))
+                (piece_grad,) = torch.autograd.grad(outputs, piece, grads)
             grad[..., strip.in_start:strip.in_end, :] += piece_grad
         return grad, None
