@@ -126,7 +126,8 @@ class StyleTransfer:
             else:
                 # the sharp content plus what the previous level changed, upsampled: upsampling the previous
                 # result itself would start from a blur, which the first VGG layers' Gram matrices punish
-                change = F.interpolate(image - previous, size=target.shape[-2:], mode="bicubic", align_corners=False)
+                change = F.interpolate(image - previous, size=target.shape[-2:], mode="bicubic",
+                                       align_corners=False)
                 image = (target + change).clamp_(0, 1)
             previous = target
             objective = self._objective(target, styles, blend, max(level.size), settings)
@@ -160,8 +161,8 @@ class StyleTransfer:
         preset = self.preset
         style_layers = list(preset.style_layers)
         content_targets = strip_features(self.extractor, content, list(preset.content_layers))
-        style_grams = [strip_grams(self.extractor, image_to_tensor(s.resize(fit_size(s.size, long_side, upscale=True), RESAMPLE)), style_layers)
-                       for s in styles]
+        sized = [s.resize(fit_size(s.size, long_side, upscale=True), RESAMPLE) for s in styles]
+        style_grams = [strip_grams(self.extractor, image_to_tensor(s), style_layers) for s in sized]
         style_loss = StyleLoss.blended(style_grams, blend, preset.style_layers)
         terms = GatysTerms(self.extractor, content_targets, preset.content_layers, style_layers)
         style_weight = preset.style_weight * settings.style_strength
@@ -238,7 +239,6 @@ class StyleTransfer:
                 pyramid = PixelPyramid(best, depth)
                 tracker.skip()
         return best.clamp_(0, 1)
-
 
     def _history(self, pyramid: PixelPyramid) -> int:
         """L-BFGS pairs within the preset's memory budget: two float32 vectors of all variables each."""
