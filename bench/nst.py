@@ -61,15 +61,17 @@ def baseline_job(timer: Stopwatch, content: str, style: str, size: int, steps: i
 
 
 def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: int, steps: int | None,
-               out: str, fast: bool = False) -> dict[str, Any]:
+               out: str, fast: bool = False, strip_pixels: int | None = None) -> dict[str, Any]:
     """Subprocess job: our engine with its defaults (optionally another step count); `run` timed.
 
     Steps: the highest `step` the progress reports gave (some reports repeat a step, e.g. previews at
     the end of a level), or the number of reports if they carry no step.
     """
     from transfer import StyleTransfer, TransferSettings
+    from transfer.strips import STRIP_PIXELS
 
-    engine = StyleTransfer.vgg19() if backbone == "vgg19" else StyleTransfer.resnet50()
+    load = StyleTransfer.vgg19 if backbone == "vgg19" else StyleTransfer.resnet50
+    engine = load(strip_pixels=strip_pixels or STRIP_PIXELS)
     settings = TransferSettings(size=size, steps=steps, fast=fast)
     content_img, style_img = _load(content), _load(style)
     reports: list[tuple[int | None, int | None, float | None]] = []
@@ -111,6 +113,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="image stems in <images>/content and <images>/style (default: amber:candy; "
                              "chelsea:mosaic is a non-square case)")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--strip-pixels", type=int, default=None, metavar="N",
+                        help="the engine's strip size (default: its own); smaller: less memory, slower")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads in each job (OMP_NUM_THREADS; default: torch's own, one per core). "
                              "On a busy machine 1 thread can be many times faster than 2 fighting for cores")
@@ -147,7 +151,7 @@ def _job(method: str, content: Path, style: Path, size: int, args: argparse.Name
     if method == "resnet":
         env["STYLEBOT_WEIGHTS_DIR"] = str(resnet_dir())
     return "bench.nst:engine_job", {**files, "backbone": backbone, "steps": args.engine_steps,
-                                    "fast": method == "vgg-fast"}, env
+                                    "fast": method == "vgg-fast", "strip_pixels": args.strip_pixels}, env
 
 
 def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,6 +226,8 @@ def _notes(args: argparse.Namespace) -> list[str]:
              "score_by_filter in the JSON has each)."]
     if "resnet" in args.methods:
         notes.insert(0, RANDOM_NOTE)
+    if args.strip_pixels is not None:
+        notes.append(f"The engine ran with --strip-pixels {args.strip_pixels} instead of its default.")
     if args.baseline_steps != ISSUE_BASELINE_STEPS and "baseline" in args.methods:
         notes.append(f"The baseline ran --baseline-steps {args.baseline_steps}; the issue's targets are "
                      f"defined against {ISSUE_BASELINE_STEPS}.")

@@ -71,7 +71,7 @@ class StyleBot:
     @classmethod
     def from_config(cls, config: BotConfig) -> StyleBot:
         """The bot with its networks loaded from the weights folder (raises weights.WeightsError)."""
-        return cls(config, load_engines(cls.backbones, cls.upscaling, config.weights_dir))
+        return cls(config, load_engines(cls.backbones, cls.upscaling, config.weights_dir, config.strip_pixels))
 
     def run(self) -> None:
         """Answer chats by long polling until `stop()` or Ctrl-C."""

@@ -13,11 +13,14 @@ from typing import TypeVar
 
 from telebot import apihelper
 
+from transfer.strips import STRIP_PIXELS
+
 __all__ = ["BotConfig", "ConfigError", "PUBLIC_DOWNLOAD_LIMIT", "SELF_HOSTED_DOWNLOAD_LIMIT", "use_api_server"]
 
 PUBLIC_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses bigger files on api.telegram.org
 SELF_HOSTED_DOWNLOAD_LIMIT = 2000 * 1024 * 1024  # a local Bot API server's own ceiling
 DEFAULT_SIZES = (256, 384, 512)
+MIN_STRIP_PIXELS = 4096  # smaller strips are mostly halo: much slower for little memory saved
 MAX_SIZE = 2048  # results are sent as photos: Telegram takes up to 10 MB and shows at most 2560 px
 
 
@@ -84,6 +87,7 @@ class BotConfig:
     progress_interval: float = 3.0  # seconds between two edits of a progress message
     update_threads: int = 4  # threads answering chat updates (commands, buttons, photo checks)
     compute_threads: int | None = None  # CPU threads per running job; None: torch's default (all cores)
+    strip_pixels: int = STRIP_PIXELS  # pixels a style job computes at once: smaller uses less memory, slower
     weights_dir: Path | None = None  # None: STYLEBOT_WEIGHTS_DIR or the weights package
     temp_dir: Path | None = None  # parent of the per-job temporary folders; None: the system's
     log_level: str = "INFO"
@@ -125,6 +129,7 @@ class BotConfig:
             progress_interval=_number(env, "STYLEBOT_PROGRESS_INTERVAL", 3.0, 0.0, float),
             update_threads=_number(env, "STYLEBOT_UPDATE_THREADS", 4, 1),
             compute_threads=_number(env, "STYLEBOT_COMPUTE_THREADS", 0, 1) or None,
+            strip_pixels=_number(env, "STYLEBOT_STRIP_PIXELS", STRIP_PIXELS, MIN_STRIP_PIXELS),
             weights_dir=Path(weights).expanduser() if weights else None,
             temp_dir=Path(temp).expanduser() if temp else None,
             log_level=level,

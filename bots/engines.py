@@ -22,6 +22,7 @@ from transfer import StyleTransfer, TransferSettings
 from transfer.images import ImageSource
 from transfer.instant import InstantStylizer
 from transfer.progress import CancelCheck, ProgressCallback
+from transfer.strips import STRIP_PIXELS
 
 __all__ = ["Backbone", "StyleEngine", "InstantEngine", "UpscaleEngine", "Engines", "load_engines",
            "set_compute_threads"]
@@ -63,11 +64,12 @@ class Backbone(enum.Enum):
     def label(self) -> str:
         return {"vgg19": "VGG19", "resnet50": "ResNet50"}[self.value]
 
-    def load(self, weights_dir: Path | None = None) -> StyleEngine:
-        """The real engine with its pretrained weights (raises `weights.WeightsError` if a file is missing)."""
+    def load(self, weights_dir: Path | None = None, strip_pixels: int = STRIP_PIXELS) -> StyleEngine:
+        """The real engine with its pretrained weights (raises `weights.WeightsError` if a file is missing);
+        `strip_pixels` trades its memory for time (`transfer.strips`)."""
         if self is Backbone.VGG19:
-            return StyleTransfer.vgg19(weights_dir)
-        return StyleTransfer.resnet50(weights_dir)
+            return StyleTransfer.vgg19(weights_dir, strip_pixels=strip_pixels)
+        return StyleTransfer.resnet50(weights_dir, strip_pixels=strip_pixels)
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,11 @@ class Engines:
     upscaler: UpscaleEngine | None = None
 
 
-def load_engines(backbones: tuple[Backbone, ...], upscaling: bool, weights_dir: Path | None = None) -> Engines:
+def load_engines(backbones: tuple[Backbone, ...], upscaling: bool, weights_dir: Path | None = None,
+                 strip_pixels: int = STRIP_PIXELS) -> Engines:
     """Load every network once (seconds), before the bot starts answering, so a missing file stops the
     start rather than a user's job."""
-    styles = {backbone: backbone.load(weights_dir) for backbone in backbones}
+    styles = {backbone: backbone.load(weights_dir, strip_pixels) for backbone in backbones}
     upscaler = Upscaler(srgan_x4(weights_dir)) if upscaling else None
     instant = InstantStylizer(weights_dir)
     for style in instant.styles:

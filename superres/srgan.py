@@ -67,10 +67,13 @@ class Generator(nn.Module):
         self.block7 = nn.Sequential(nn.Conv2d(CHANNELS, CHANNELS, kernel_size=3, padding=1), nn.PReLU())
         self.block8 = nn.Sequential(UpsampleBlock(CHANNELS), UpsampleBlock(CHANNELS),
                                     nn.Conv2d(CHANNELS, 3, kernel_size=9, padding=4))
+        # channels-last: the CPU convolutions run without converting layouts between layers (a 512 px
+        # image took 6.0 s instead of 7.5 s, tiled); loading weights keeps the layout
+        self.to(memory_format=torch.channels_last)
 
     def features(self, x: Tensor) -> Tensor:
         """The 64-channel features at input resolution (head + body, the long skip included)."""
-        head = self.block1(x)
+        head = self.block1(x.contiguous(memory_format=torch.channels_last))
         body = head
         for i in range(RESIDUAL_BLOCKS):
             body = getattr(self, f"block{i + 2}")(body)

@@ -17,6 +17,7 @@ from bots import BotConfig, ConfigError, texts
 from bots.app import RedactingFormatter
 from bots.config import PUBLIC_DOWNLOAD_LIMIT, use_api_server
 from fake_bot_api import FakeBotApi
+from transfer.strips import STRIP_PIXELS
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "4242:SECRET-token-never-logged"
@@ -27,18 +28,20 @@ def test_settings_from_the_environment() -> None:
                                  "STYLEBOT_WORKERS": "2", "STYLEBOT_QUEUE_LIMIT": "7", "STYLEBOT_SIZES": "512, 256",
                                  "STYLEBOT_SIZE": "256", "STYLEBOT_STEPS": "50", "STYLEBOT_PROGRESS_INTERVAL": "1.5",
                                  "STYLEBOT_UPDATE_THREADS": "3", "STYLEBOT_COMPUTE_THREADS": "2",
-                                 "STYLEBOT_WEIGHTS_DIR": "/srv/weights", "STYLEBOT_TMP_DIR": "/srv/tmp",
-                                 "LOG_LEVEL": "debug"})
+                                 "STYLEBOT_STRIP_PIXELS": "16384", "STYLEBOT_WEIGHTS_DIR": "/srv/weights",
+                                 "STYLEBOT_TMP_DIR": "/srv/tmp", "LOG_LEVEL": "debug"})
     assert (config.api_url, config.workers, config.queue_limit, config.sizes, config.default_size, config.steps,
             config.progress_interval, config.update_threads, config.compute_threads, config.weights_dir,
-            config.temp_dir, config.log_level) == (
-        "http://localhost:8081", 2, 7, (256, 512), 256, 50, 1.5, 3, 2, Path("/srv/weights"), Path("/srv/tmp"), "DEBUG")
+            config.strip_pixels, config.temp_dir, config.log_level) == (
+        "http://localhost:8081", 2, 7, (256, 512), 256, 50, 1.5, 3, 2, Path("/srv/weights"), 16384, Path("/srv/tmp"),
+        "DEBUG")
     assert config.download_limit > PUBLIC_DOWNLOAD_LIMIT  # a self-hosted server lifts the 20 MB limit
     assert TOKEN not in repr(config)
 
     defaults = BotConfig.from_env({"BOT_TOKEN": TOKEN})
     assert (defaults.api_url, defaults.workers, defaults.queue_limit, defaults.default_size, defaults.steps,
-            defaults.progress_interval, defaults.download_limit) == (None, 1, 20, 384, None, 3.0, PUBLIC_DOWNLOAD_LIMIT)
+            defaults.progress_interval, defaults.download_limit, defaults.strip_pixels) == (
+        None, 1, 20, 384, None, 3.0, PUBLIC_DOWNLOAD_LIMIT, STRIP_PIXELS)
 
 
 @pytest.mark.parametrize("env, names", [
@@ -51,6 +54,7 @@ def test_settings_from_the_environment() -> None:
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_PROGRESS_INTERVAL": "soon"}, "STYLEBOT_PROGRESS_INTERVAL must be a number"),
     ({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "localhost:8081"}, "TELEGRAM_API_URL must start with http"),
     ({"BOT_TOKEN": TOKEN, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_STRIP_PIXELS": "100"}, "STYLEBOT_STRIP_PIXELS must be at least 4096"),
 ])
 def test_bad_settings_give_one_line_naming_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(ConfigError) as error:

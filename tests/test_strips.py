@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from bench.random_weights import write_random_resnet50
 from transfer.backbones import resnet50_features, vgg19_features
-from transfer.losses import gram_matrix, gram_sum
+from transfer.losses import gram_matrix, gram_sum, gram_sum_backward
 from transfer.strips import GatysTerms, strip_features, strip_grams, strips
 
 
@@ -25,14 +25,16 @@ def reference_gram(features):
     return flat @ flat.t() / flat.numel()
 
 
-def test_gram_has_the_plain_value_and_gradient():
-    features = torch.randn(1, 5, 7, 6, dtype=torch.float64, requires_grad=True)
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gram_has_the_plain_value_and_gradient(layout):
+    features = torch.randn(1, 5, 7, 6, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_(True)
     assert torch.autograd.gradcheck(gram_sum, (features,))
     assert torch.allclose(gram_matrix(features), reference_gram(features))
     weights = torch.randn(5, 5, dtype=torch.float64)  # not symmetric: the backward must handle that
     (ours,) = torch.autograd.grad((gram_matrix(features) * weights).sum(), features)
     (plain,) = torch.autograd.grad((reference_gram(features) * weights).sum(), features)
     assert torch.allclose(ours, plain)
+    assert torch.allclose(gram_sum_backward(features.detach(), weights), plain * features[0].numel())
 
 
 @pytest.mark.parametrize("backbone", ["vgg19", "resnet50_random_weights"])

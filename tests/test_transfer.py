@@ -11,7 +11,9 @@ from PIL import Image
 from bench.evaluate import Evaluator
 from bench.random_weights import write_random_resnet50
 from transfer import Cancelled, ImageError, Progress, StyleTransfer, TransferSettings
+from transfer.levels import Level, LevelProgress
 from transfer.presets import VGG19_PRESET
+from transfer.strips import strips
 
 SIZE = 128
 QUICK = TransferSettings(size=SIZE, steps=40)
@@ -140,8 +142,7 @@ def test_divergence_restores_the_best_image_and_goes_on(vgg):
         loss = ((image - target) ** 2).sum()
         return loss * float("nan") if calls["n"] == 4 else loss
 
-    from transfer.style_transfer import _Level, _ProgressTracker
-    tracker = _ProgressTracker([_Level((8, 8), 30)], None, None)
+    tracker = LevelProgress([Level((8, 8), 30)], None, None)
     for optimizer in ("lbfgs", "adam"):
         calls["n"] = 0
         start = torch.full((1, 3, 8, 8), 0.9)
@@ -173,6 +174,14 @@ def test_resnet50_random_weights_respects_cancellation(resnet_random_weights, ph
     assert seen == [1]
 
 
+def test_smaller_strips_give_the_same_painting(vgg, photo, painting):
+    settings = TransferSettings(size=96, steps=4)
+    small = StyleTransfer(vgg.extractor, vgg.preset, strip_pixels=2048)
+    assert len(strips(64, 96, vgg.extractor, small.strip_pixels)) > 1 == len(strips(64, 96, vgg.extractor))
+    ours, theirs = (np.asarray(engine.run(photo, painting, settings), dtype=float) for engine in (small, vgg))
+    assert np.abs(ours - theirs).max() <= 2  # the same up to float rounding, in 8-bit levels
+
+
 def test_vgg_preset_is_the_classic_objective():
     assert set(VGG19_PRESET.style_layers) == {"conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"}
     assert set(VGG19_PRESET.content_layers) == {"conv2_2"} and VGG19_PRESET.style_weight == 1e6
@@ -184,6 +193,9 @@ def test_fast_preset_runs_its_own_schedule_with_previews(vgg, photo, painting):
     fast_steps = sum(scale.steps for scale in VGG19_PRESET.fast_scales)
     assert result.size == (256, 170)
     assert reports[-1].total == fast_steps == vgg.default_steps(fast=True) < vgg.default_steps()
-    # a preview at the end of each coarse level (64 px and 128 px), before any full-size step
+    # an early sketch within the first level, then a preview at the end of each coarse level (64 px and
+    # 128 px), all before any full-size step
     previews = [i for i, r in enumerate(reports) if r.preview is not None]
-    assert len(previews) == 2 and previews[-1] < len(reports) - VGG19_PRESET.fast_scales[-1].steps
+    assert len(previews) == 3 and previews[0] < VGG19_PRESET.fast_scales[0].steps
+    assert previews[-1] < len(reports) - VGG19_PRESET.fast_scales[-1].steps
+    assert [max(reports[i].preview.size) for i in previews] == [64, 64, 128]

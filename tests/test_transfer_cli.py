@@ -22,14 +22,15 @@ def test_cli_writes_the_result_and_a_summary(tmp_path, images_dir, real_weights_
     out = tmp_path / "result.png"
     done = run_cli(images_dir / "content" / "chelsea.jpg", images_dir / "style" / "candy.jpg",
                    images_dir / "style" / "mosaic.jpg", "--blend", "2", "1", "-o", out, "--size", "80",
-                   "--steps", "6", "--keep-colors", weights=real_weights_dir)
+                   "--steps", "6", "--keep-colors", "--strip-pixels", "2000", weights=real_weights_dir)
     assert done.returncode == 0, done.stderr
     assert Image.open(out).size == (80, 53)
     assert f"saved {out} (80x53)" in done.stdout and "final loss" in done.stdout
     assert "VGG19" in done.stderr and "6/6" in done.stderr  # the progress bar
 
 
-@pytest.mark.parametrize("case", ["not_an_image", "missing", "bad_output", "tiny", "bad_blend", "no_weights"])
+@pytest.mark.parametrize("case", ["not_an_image", "missing", "bad_output", "tiny", "bad_blend", "no_weights",
+                                  "bad_strips"])
 def test_cli_bad_input_is_one_line_and_exit_2(case, tmp_path, images_dir, real_weights_dir):
     content, style = images_dir / "content" / "chelsea.jpg", images_dir / "style" / "candy.jpg"
     out, weights = tmp_path / "out.jpg", real_weights_dir
@@ -45,7 +46,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(case, tmp_path, images_dir, real_w
         Image.new("RGB", (10, 10)).save(content)
     elif case == "no_weights":
         weights = tmp_path
-    extra = ["--blend", "1", "2"] if case == "bad_blend" else []
+    extra = {"bad_blend": ["--blend", "1", "2"], "bad_strips": ["--strip-pixels", "0"]}.get(case, [])
     done = run_cli(content, style, "-o", out, "--size", "64", "--steps", "2", *extra, weights=weights)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from transfer.console import OneLineParser, check_output, load_input, run_command, save_image
 from transfer.instant import InstantStyle, InstantStylizer
 from transfer.progress import Progress
+from transfer.strips import STRIP_PIXELS
 from transfer.style_transfer import StyleTransfer, TransferSettings
 
 BACKBONES = {"vgg": StyleTransfer.vgg19, "resnet": StyleTransfer.resnet50}
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="relative weight of each style image (default: equal)")
     parser.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
     parser.add_argument("--optimizer", choices=["lbfgs", "adam"], help="default: the backbone's preset")
+    parser.add_argument("--strip-pixels", type=int, default=STRIP_PIXELS, metavar="N",
+                        help=f"pixels computed at once (default {STRIP_PIXELS}); smaller: less memory, slower")
     return parser
 
 
@@ -57,6 +60,8 @@ def _check_arguments(args: argparse.Namespace) -> InstantStyle | None:
         raise ValueError("give one or more STYLE images, or --instant NAME (see --list-styles)")
     if args.blend is not None and len(args.blend) != len(args.styles):
         raise ValueError(f"--blend needs one weight per style image ({len(args.styles)}), got {len(args.blend)}")
+    if args.strip_pixels < 1:
+        raise ValueError("--strip-pixels must be at least 1")
     check_output(args.output)
     return instant
 
@@ -76,7 +81,7 @@ def _transfer(args: argparse.Namespace, content: Image.Image, losses: list[float
                                 style_blend=args.blend, keep_colors=args.keep_colors,
                                 optimizer=args.optimizer, fast=args.fast)
     styles = [load_input(path) for path in args.styles]
-    engine = BACKBONES[args.backbone]()
+    engine = BACKBONES[args.backbone](strip_pixels=args.strip_pixels)
     with tqdm(total=settings.steps or engine.default_steps(args.fast), unit="step", desc=engine.name,
               dynamic_ncols=True) as bar:
         def report(progress: Progress) -> None:

@@ -45,8 +45,9 @@ class Preset:
 # objective, which is also what the benchmark scores). L-BFGS: on this smooth objective it converges in
 # far fewer evaluations than Adam; a strong-Wolfe line search makes each step count (~10% lower loss at
 # equal evaluations) and the pixel pyramid moves large areas early (at 256 px, 120 evaluations: 66 against
-# 169 on raw pixels). Coarse-to-fine: the 1/4 level gives a first sketch within seconds and the 1/2 level
-# places the strokes, so the expensive full-resolution level only refines texture.
+# 169 on raw pixels). Coarse-to-fine over two levels: the 1/2 level places the strokes, so the expensive
+# full-resolution level only refines texture. A 1/4 level as well ended in a more stylised, less faithful
+# image: at 256 px 48.1 against 45.8 (and 26.0 against 23.4 at 512 px) on the classic objective.
 VGG19_PRESET = Preset(
     style_layers={"conv1_1": 1.0, "conv1_2": 1.0, "conv2_1": 1.0, "conv2_2": 1.0, "conv3_1": 1.0},
     content_layers={"conv2_2": 1.0},
@@ -54,7 +55,7 @@ VGG19_PRESET = Preset(
     optimizer="lbfgs",
     line_search=True,
     pyramid=True,
-    scales=(Scale(0.25, 30), Scale(0.5, 60), Scale(1.0, 100)),
+    scales=(Scale(0.5, 40), Scale(1.0, 120)),
 )
 
 # ResNet50: the stem, layer1's three blocks and layer2's first block for style (textures at 1/2 to 1/8

@@ -14,7 +14,7 @@ Memory is bounded by the strip size, whatever the image size, for about one extr
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -136,13 +136,35 @@ class GatysTerms:
         """This strip's share of the content error (a weighted mean over the whole image)."""
         error = features[self.layers[0]].new_zeros(())
         for name, weight in self.content_weights.items():
-            stride = self.extractor.strides[name]
-            ours = strip.owned(features[name], stride)
-            first = strip.own_start // stride
-            whole = self.content_targets[name]
-            target = whole[..., first:first + ours.shape[-2], :]
-            error = error + (ours - target).pow(2).sum() * (weight / whole.numel())
+            difference = self._difference(strip, name, features[name])
+            error = error + difference.pow(2).sum() * (weight / self.content_targets[name].numel())
         return error
+
+    def strip_gradients(self, strip: Strip, features: Mapping[str, Tensor], grad_content: Tensor,
+                        grad_grams: Sequence[Tensor], sizes: Mapping[str, int]) -> dict[str, Tensor]:
+        """d(loss)/d(feature map) of each layer for this strip, given the loss's gradients with respect to
+        the content error and the (divided) Gram matrices; zero on the halo rows.
+
+        Written out rather than left to autograd: autograd would backpropagate through the row slices,
+        building and adding up a zero-padded copy of every feature map per loss term.
+        """
+        grads = {name: torch.zeros_like(features[name]) for name in self.layers}
+        for name, grad_gram in zip(self.style_layers, grad_grams):
+            owned = strip.owned(features[name], self.extractor.strides[name])
+            strip.owned(grads[name], self.extractor.strides[name]).add_(
+                gram_sum_backward(owned, grad_gram / sizes[name]))
+        for name, weight in self.content_weights.items():
+            scale = grad_content * (2 * weight / self.content_targets[name].numel())
+            strip.owned(grads[name], self.extractor.strides[name]).add_(
+                self._difference(strip, name, features[name]) * scale)
+        return grads
+
+    def _difference(self, strip: Strip, name: str, features: Tensor) -> Tensor:
+        """The strip's own rows of `features` minus the content target's same rows."""
+        stride = self.extractor.strides[name]
+        ours = strip.owned(features, stride)
+        first = strip.own_start // stride
+        return ours - self.content_targets[name][..., first:first + ours.shape[-2], :]
 
 
 class _GatysTermsFunction(torch.autograd.Function):
@@ -157,18 +179,13 @@ class _GatysTermsFunction(torch.autograd.Function):
     def backward(ctx, grad_content: Tensor, *grad_grams: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
         (image,) = ctx.saved_tensors
         terms: GatysTerms = ctx.terms
-        extractor = terms.extractor
         grad = torch.zeros_like(image)
-        for strip in strips(*image.shape[-2:], extractor, terms.strip_pixels):
+        for strip in strips(*image.shape[-2:], terms.extractor, terms.strip_pixels):
             with torch.enable_grad():
                 piece = image[..., strip.in_start:strip.in_end, :].detach().requires_grad_(True)
-                features = extractor(piece, terms.layers)
-                outputs = [grad_content * terms.strip_content(strip, features)]
-                grads = [torch.ones_like(outputs[0])]
-                for name, grad_gram in zip(terms.style_layers, grad_grams):
-                    owned = strip.owned(features[name], extractor.strides[name])
-                    outputs.append(owned)
-                    grads.append(gram_sum_backward(owned, grad_gram / ctx.sizes[name]))
-                (piece_grad,) = torch.autograd.grad(outputs, piece, grads)
+                features = terms.extractor(piece, terms.layers)
+                grads = terms.strip_gradients(strip, features, grad_content, grad_grams, ctx.sizes)
+                (piece_grad,) = torch.autograd.grad([features[n] for n in terms.layers], piece,
+                                                    [grads[n] for n in terms.layers])
             grad[..., strip.in_start:strip.in_end, :] += piece_grad
         return grad, None
