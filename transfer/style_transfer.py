@@ -86,7 +86,6 @@ class StyleTransfer:
         self.extractor = extractor
         self.preset = preset
         self.strip_pixels = strip_pixels
-        self.layers = set(preset.style_layers) | set(preset.content_layers)
 
     @classmethod
     def vgg19(cls, weights_dir: Path | None = None, download: bool | None = None,
