@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.measure import REPO, format_table, machine_info, write_json
+from bench.measure import REPO, format_table, json_path, machine_info, write_json
 from bots import BotConfig, VggBot, texts
 from bots.engines import set_compute_threads
 from tests.fake_bot_api import FakeBotApi
@@ -49,7 +49,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--compute-threads", type=int, help="torch threads (default: torch's, one per core)")
     parser.add_argument("--help-every", type=float, default=0.2, help="seconds between two /help (default 0.2)")
     parser.add_argument("--timeout", type=float, default=600, help="give up on jobs after this many seconds")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "bot.json")
+    parser.add_argument("--out", type=json_path, default=REPO / "bench" / "results" / "bot.json")
     return parser.parse_args(argv)
 
 

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.measure import REPO, MeasureError, Stopwatch, format_table, machine_info, run_measured, write_json
+from bench.measure import (REPO, MeasureError, Stopwatch, format_table, json_path, machine_info, run_measured,
+                           write_json)
 
 COLUMNS = [("style", "style", ""), ("image_size", "image", ""), ("megapixels", "MP", ".2f"),
            ("passes", "passes", "d"), ("wall_s", "wall s", ".2f"), ("cpu_s", "cpu s", ".2f"),
@@ -56,7 +57,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--styles", nargs="+", default=["wave"], help="instant style keys (default: wave)")
     parser.add_argument("--content", type=Path, default=default_images / "content" / "amber.jpg",
                         help="the photo (default: <images>/content/amber.jpg, 1080x1080)")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "instant.json",
+    parser.add_argument("--out", type=json_path, default=REPO / "bench" / "results" / "instant.json",
                         help="JSON results (default: %(default)s)")
     return parser.parse_args(argv)
 

@@ -16,6 +16,7 @@ and its return value travel as JSON, so pass paths as strings and save images to
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import math
@@ -145,6 +146,15 @@ def run_measured(target: str, kwargs: Mapping[str, Any] | None = None, env: Mapp
             raise MeasureError(f"{target} failed in its subprocess (exit code {proc.returncode}); "
                                "its traceback is above")
         return Measurement(**json.loads(result_path.read_text()))
+
+
+def json_path(value: str) -> Path:
+    """argparse type of `--out`: a `.json` file. Checked before any work: the images go to the folder of the
+    same name without the suffix, which a suffix-less path would collide with at the very end of a long run."""
+    path = Path(value)
+    if path.suffix != ".json":
+        raise argparse.ArgumentTypeError(f"{value!r} does not end in .json")
+    return path
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -23,7 +23,8 @@ from typing import Any
 from PIL import Image
 
 from bench.evaluate import Evaluator
-from bench.measure import REPO, MeasureError, Stopwatch, format_table, machine_info, run_measured, write_json
+from bench.measure import (REPO, MeasureError, Stopwatch, format_table, json_path, machine_info, run_measured,
+                           write_json)
 from weights import WeightsError
 
 METHODS = {"baseline": "baseline (classic tutorial)", "vgg": "engine VGG19",
@@ -120,7 +121,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "On a busy machine 1 thread can be many times faster than 2 fighting for cores")
     parser.add_argument("--images", type=Path, default=default_images,
                         help="folder with content/ and style/ (default: $STYLEBOT_IMAGES_DIR or ../shared/images)")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "nst.json",
+    parser.add_argument("--out", type=json_path, default=REPO / "bench" / "results" / "nst.json",
                         help="JSON results; images go to the folder of the same name (default: %(default)s)")
     args = parser.parse_args(argv)
     for pair in args.pairs:

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.measure import REPO, MeasureError, Stopwatch, format_table, machine_info, run_measured, write_json
+from bench.measure import (REPO, MeasureError, Stopwatch, format_table, json_path, machine_info, run_measured,
+                           write_json)
 
 SPEED_TARGET = 5.0  # tiled at least 5x faster than naive whole-image inference of the same size
 MEMORY_TARGET_MB = 1024.0  # working memory above the import baseline
@@ -84,7 +85,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help=f"tile sizes for the tiled method (default: {DEFAULT_TILE}, the Upscaler's default)")
     parser.add_argument("--image", type=Path, default=default_images / "content" / "amber.jpg",
                         help="photo to upscale, squared to the size (default: amber.jpg from $STYLEBOT_IMAGES_DIR)")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "sr.json",
+    parser.add_argument("--out", type=json_path, default=REPO / "bench" / "results" / "sr.json",
                         help="JSON results; images go to the folder of the same name (default: %(default)s)")
     args = parser.parse_args(argv)
     args.baseline_size = args.baseline_size or args.size

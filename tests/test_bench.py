@@ -137,3 +137,15 @@ def test_bench_cli_fails_only_the_command_whose_module_is_missing(monkeypatch, c
     assert "bench/ghost.py" in capsys.readouterr().err
     assert bench_cli.main(["nope"]) == 2
     assert bench_cli.main([]) == 2
+
+
+@pytest.mark.parametrize("command", ["nst", "sr", "instant", "bot"])
+def test_bench_refuses_an_out_path_without_json_suffix_before_any_work(command, tmp_path, capsys):
+    """Its images folder is the same path without the suffix: the JSON could not be written at the end."""
+    out = tmp_path / "results"
+    with pytest.raises(SystemExit) as exit_info:
+        bench_cli.main([command, "--out", str(out)])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "does not end in .json" in error and "Traceback" not in error
+    assert not out.exists()

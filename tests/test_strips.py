@@ -74,3 +74,18 @@ def test_strips_give_the_whole_image_value_and_gradient(extractors, backbone):
     no_grad_grams = strip_grams(extractor, image, style_layers, small)
     for name in style_layers:
         assert torch.allclose(no_grad_grams[name], reference_gram(extractor(image, [name])[name]), rtol=1e-4, atol=1e-6)
+
+
+def test_content_targets_are_kept_in_float16_only_where_they_fit(extractors):
+    extractor = extractors["vgg19"]
+    torch.manual_seed(1)
+    image = torch.rand(1, 3, 40, 40)
+    features = extractor(image, ["conv2_2"])["conv2_2"]
+    for scale in (1.0, 1e4):  # real features, and features beyond float16's range (65504)
+        target = features * scale + 1.0
+        terms = GatysTerms(extractor, {"conv2_2": target}, {"conv2_2": 1.0}, ["conv1_1"])
+        kept = terms.content_targets["conv2_2"]
+        assert kept.dtype == (torch.float16 if scale == 1.0 else torch.float32)
+        error, _ = terms(image)
+        assert torch.isfinite(error)
+        assert error.item() == pytest.approx(F.mse_loss(features, target).item(), rel=1e-3)

@@ -77,7 +77,7 @@ class StyleTransfer:
     """A backbone with its preset; `run()` turns a content photo and style images into a new image.
 
     `strip_pixels` trades memory for time (`transfer.strips`). Measured for a 512 px job (peak above the
-    import baseline, time): 65,536 (the default) 785 MB, 198 s; 16,384 494 MB, 311 s; 8,192 427 MB, 441 s.
+    import baseline, time): 65,536 (the default) 719 MB, 201 s; 16,384 464 MB, 303 s; 8,192 395 MB, 443 s.
     """
 
     def __init__(self, extractor: FeatureExtractor, preset: Preset, strip_pixels: int = STRIP_PIXELS) -> None:
