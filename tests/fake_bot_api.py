@@ -20,6 +20,7 @@ import itertools
 import json
 import mimetypes
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +32,14 @@ DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message")
 T = TypeVar("T")
+
+
+class _Server(ThreadingHTTPServer):
+    """Quiet about clients that hang up mid-request (a stopped bot's pooled connection): not a server error."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ApiError(Exception):
@@ -181,7 +190,7 @@ class FakeBotApi:
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> FakeBotApi:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self  # type: ignore[attr-defined]
         threading.Thread(target=self._server.serve_forever, args=(0.05,), name="FakeBotApi", daemon=True).start()
         return self

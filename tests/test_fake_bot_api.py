@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import io
+import socket
+import struct
 import threading
+import time
 from typing import Iterator
 
 import pytest
@@ -178,3 +181,15 @@ def test_long_poll_wakes_on_injected_update(fake_api: FakeBotApi) -> None:
     fake_api.send_video(CHAT)
     kinds = [u.message.content_type for u in bot.get_updates(offset=updates[-1].update_id + 1)]
     assert kinds == ["sticker", "video"]
+
+
+def test_a_client_that_hangs_up_is_not_reported_as_a_server_error(capfd) -> None:
+    """A stopped bot's pooled connection may be reset mid-request: no traceback in the test output."""
+    with FakeBotApi() as api:
+        for _ in range(3):
+            client = socket.create_connection(("127.0.0.1", api.port))
+            client.sendall(b"GET /bot1/getMe HTTP/1.1")  # no line end: the server is still reading
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()  # with a zero linger time: a reset, not a clean close
+        time.sleep(0.5)
+    assert "Traceback" not in capfd.readouterr().err
