@@ -6,6 +6,9 @@ and wait for what the bot does (`wait_for_message`, `wait_for_photo`...); a fail
 AssertionError that dumps everything the bot sent, which is what makes a failing bot test readable.
 Standard library only (PIL, when installed, is used to build PhotoSize thumbnails); no pytest import, because
 the bot benchmark (`python -m bench bot`) uses it too.  Every call records its arrival time (time.monotonic).
+Telegram under load misbehaves, and so can the fake, to test a bot's retry policy end to end: `fail_next`
+(an error answer, JSON or the front end's HTML page), `reset_next` (the connection reset), `stall_next` (no
+answer at all); the faulted calls stay in the log (`calls`, `faults`), so a test can count the attempts.
 
 Usage:  with FakeBotApi() as api:  api.install(); ...   or, in conftest.py:
         @pytest.fixture
@@ -20,10 +23,13 @@ import itertools
 import json
 import mimetypes
 import re
+import socket
+import struct
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -48,6 +54,28 @@ class ApiError(Exception):
     def __init__(self, code: int, description: str) -> None:
         super().__init__(description)
         self.code, self.description = code, description
+
+
+@dataclass
+class _Fault:
+    """A misbehaviour queued for a method's next call; the method is not run (Telegram never accepted it)."""
+    kind: str  # "json": an error answer as the Bot API gives; "html": the front end's error page;
+    #            "reset": the connection reset; "stall": no answer for `seconds`, then the connection closed
+    code: int = 0
+    description: str = ""
+    seconds: float = 0.0
+
+    @property
+    def error(self) -> str:
+        """What the call log records as the call's error."""
+        return {"reset": "connection reset", "stall": "stalled"}.get(self.kind, self.description)
+
+
+def _html_page(code: int, description: str) -> bytes:
+    """An error page as nginx (Telegram's front end) writes it, e.g. on 502 Bad Gateway and 504 Gateway Timeout."""
+    title = f"{code} {description}"
+    return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
+            f"<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n").encode()
 
 
 @dataclass
@@ -124,6 +152,7 @@ def _parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], di
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like api.telegram.org
+    disable_nagle_algorithm = True  # headers and body are two writes: with Nagle, each call waited ~40 ms for an ACK
 
     def log_message(self, *args: Any) -> None:  # keep test output clean
         pass
@@ -148,10 +177,28 @@ class _Handler(BaseHTTPRequestHandler):
             params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in json.loads(body).items()})
         elif body:
             params.update(parse_qsl(body.decode(), keep_blank_values=True))
-        status, payload = fake._dispatch(m.group(1), m.group(2), params, files)
+        answer = fake._dispatch(m.group(1), m.group(2), params, files)
+        if isinstance(answer, _Fault):
+            return self._misbehave(answer, fake)
+        status, payload = answer
         self._reply(status, json.dumps(payload).encode())
 
     do_POST = do_GET
+
+    def _misbehave(self, fault: _Fault, fake: FakeBotApi) -> None:
+        """Answer an HTML error page, or reset the connection, or hold it (without the fake's lock) and close it
+        unanswered; a stall ends early when the fake closes."""
+        if fault.kind == "html":
+            return self._reply(fault.code, _html_page(fault.code, fault.description), "text/html")
+        self.close_connection = True
+        if fault.kind == "stall":
+            fake._closing.wait(fault.seconds)
+            return  # then closed by the server, unanswered
+        # a zero linger time makes close() send a RST instead of a FIN; the socket's file descriptor is only
+        # closed when its file objects are, hence rfile first (the server's own close then finds it closed)
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()
+        self.connection.close()
 
     def _reply(self, status: int, data: bytes, ctype: str = "application/json") -> None:
         self.send_response(status)
@@ -172,7 +219,7 @@ class FakeBotApi:
                          "username": "stylebot_test_bot", "can_join_groups": True,
                          "can_read_all_group_messages": False, "supports_inline_queries": False}
         self.commands: list[dict] = []  # the last setMyCommands
-        self.poll_count = 0  # getUpdates calls (kept out of `calls`: they would drown the log)
+        self.poll_count = 0  # getUpdates calls run (kept out of `calls`: they would drown the log; see `faults`)
         self._cond = threading.Condition()
         self._calls: list[Call] = []
         self._updates: list[dict] = []
@@ -181,7 +228,9 @@ class FakeBotApi:
         self._next_mid: dict[int, int] = {}
         self._files: dict[str, _File] = {}
         self._paths: dict[str, _File] = {}
-        self._failures: dict[str, list[tuple[int, str]]] = {}
+        self._queued_faults: dict[str, list[_Fault]] = {}  # by method name, lower-cased
+        self._faults: list[Call] = []
+        self._closing = threading.Event()  # wakes stalls up on close()
         self._callbacks: set[str] = set()
         self._closed, self._poll_epoch = False, 0
         self._saved_urls: tuple[Any, Any] | None = None
@@ -196,8 +245,9 @@ class FakeBotApi:
         return self
 
     def close(self) -> None:
-        """Stop serving; long polls in flight return at once; telebot's URLs are restored."""
+        """Stop serving; long polls and stalls in flight return at once; telebot's URLs are restored."""
         self.uninstall()
+        self._closing.set()
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -298,9 +348,16 @@ class FakeBotApi:
     # ---- bot's side: inspect and wait --------------------------------------------------------------------
     @property
     def calls(self) -> list[Call]:
-        """The bot's calls in arrival order (getUpdates excluded: see poll_count)."""
+        """The bot's calls in arrival order (getUpdates excluded: see poll_count), faulted ones included."""
         with self._cond:
             return list(self._calls)
+
+    @property
+    def faults(self) -> list[Call]:
+        """The calls that got an injected fault, getUpdates' included (which `calls` leaves out and poll_count
+        does not count, the method not being run), in arrival order."""
+        with self._cond:
+            return list(self._faults)
 
     def mark(self) -> int:
         """Position in the call log: pass as since= to ignore what happened before."""
@@ -329,11 +386,36 @@ class FakeBotApi:
         rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
         return [(b["text"], b.get("callback_data")) for row in rows for b in row]
 
-    def fail_next(self, method: str, code: int = 400, description: str = "Bad Request: injected failure",
-                  times: int = 1) -> None:
-        """Make the next `times` calls of `method` fail, e.g. (sendPhoto, 429, "Too Many Requests: retry after 1")."""
+    # Faults: each method has one queue, used in the order the faults were queued (fail_next then reset_next:
+    # the next call fails, the one after is reset).  A faulted call is logged on arrival as finished, with
+    # ok=False and its error ("connection reset", "stalled", the description), even while a stall holds it.
+    def fail_next(self, method: str, code: int = 400, description: str | None = None, times: int = 1,
+                  html: bool = False) -> None:
+        """Make the next `times` calls of `method` fail, e.g. (sendPhoto, 429, "Too Many Requests: retry after 1"):
+        a JSON error (telebot raises ApiTelegramException with error_code, description, and result_json, with
+        parameters.retry_after from "retry after N"); with html=True, an HTML page as Telegram's front end
+        answers on 502/504 (telebot raises ApiHTTPException: no error_code, only .result, the requests
+        Response, with status_code).  description defaults to "Bad Request: injected failure", with html to
+        the status phrase ("Bad Gateway")."""
+        if description is None:
+            description = HTTPStatus(code).phrase if html else "Bad Request: injected failure"
+        self._queue(method, _Fault("html" if html else "json", code, description), times)
+
+    def reset_next(self, method: str, times: int = 1) -> None:
+        """Read the next `times` calls of `method` and reset their connection (RST) without running them: telebot
+        raises requests.exceptions.ConnectionError (ProtocolError "Connection aborted.", ConnectionResetError with
+        errno ECONNRESET; a clean close would give RemoteDisconnected, a subclass with no errno)."""
+        self._queue(method, _Fault("reset"), times)
+
+    def stall_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Hold the next `times` calls of `method` for `seconds` without running them, then close the connection
+        unanswered: a client reading for less time raises requests.exceptions.ReadTimeout, one reading for
+        longer requests.exceptions.ConnectionError (RemoteDisconnected).  Other calls go on meanwhile."""
+        self._queue(method, _Fault("stall", seconds=seconds), times)
+
+    def _queue(self, method: str, fault: _Fault, times: int) -> None:
         with self._cond:
-            self._failures.setdefault(method.lower(), []).extend([(code, description)] * times)
+            self._queued_faults.setdefault(method.lower(), []).extend([fault] * times)
 
     def wait_for(self, predicate: Callable[[Call], bool], timeout: float | None = None, since: int = 0,
                  chat_id: int | None = None, what: str = "matching call") -> Call:
@@ -406,7 +488,9 @@ class FakeBotApi:
                         f" markup={json.dumps(m.markup)}" if m.markup else ""
                     lines.append(f"  [{m.data['message_id']}] {'bot' if m.from_bot else 'user'} {kind} {short(body)}"
                                  f"{keys}{' (deleted)' if m.deleted else ''}")
-        lines.append(f"Unconfirmed updates: {len(self._updates)}; getUpdates calls: {self.poll_count}")
+        polls_faulted = sum(c.method.lower() == "getupdates" for c in self._faults)
+        lines.append(f"Unconfirmed updates: {len(self._updates)}; getUpdates calls: {self.poll_count}"
+                     + (f" (and {polls_faulted} faulted)" if polls_faulted else ""))
         return "\n".join(lines)
 
     def _view(self, m: _Msg) -> dict:
@@ -502,8 +586,10 @@ class FakeBotApi:
             f = self._paths.get(path)
             return None if f is None or (self.token and token != self.token) else f.data
 
-    def _dispatch(self, token: str, method: str, params: dict[str, str], files: dict[str, Upload]) -> tuple[int, dict]:
-        """Run one Bot API method (with the lock held; getUpdates' wait releases it) and log it."""
+    def _dispatch(self, token: str, method: str, params: dict[str, str],
+                  files: dict[str, Upload]) -> tuple[int, dict] | _Fault:
+        """Run one Bot API method (with the lock held; getUpdates' wait releases it) and log it; or log the call
+        as faulted and return the fault for the handler to act out (without the lock: a stall blocks no one)."""
         if self.token and token != self.token:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         name = method.lower()
@@ -511,22 +597,32 @@ class FakeBotApi:
             call = Call(len(self._calls), method, params, files, time.monotonic())
             if name != "getupdates":
                 self._calls.append(call)
+            if queued := self._queued_faults.get(name):
+                fault = queued.pop(0)
+                call.done, call.error = True, fault.error
+                self._faults.append(call)
+                self._cond.notify_all()
+                return (fault.code, self._error(fault.code, fault.description)) if fault.kind == "json" else fault
             try:
-                if queued := self._failures.get(name):
-                    raise ApiError(*queued.pop(0))
                 if (handler := getattr(self, "_m_" + name, None)) is None:
                     raise ApiError(404, "Not Found: method not found")
                 status, payload = 200, {"ok": True, "result": handler(call)}
             except ApiError as e:
-                status, payload = e.code, {"ok": False, "error_code": e.code, "description": e.description}
-                if retry := re.search(r"retry after (\d+)", e.description):
-                    payload["parameters"] = {"retry_after": int(retry.group(1))}
+                status, payload = e.code, self._error(e.code, e.description)
             except Exception as e:  # a bug in the fake: make it visible in the test
                 status, payload = 500, {"ok": False, "error_code": 500, "description": f"Fake API error: {e!r}"}
             call.done, call.ok, call.result, call.error = True, payload["ok"], payload.get("result"), \
                 payload.get("description")
             self._cond.notify_all()
             return status, payload
+
+    @staticmethod
+    def _error(code: int, description: str) -> dict:
+        """An error answer; "retry after N" in the description (a 429) sets parameters.retry_after, as in Telegram."""
+        payload = {"ok": False, "error_code": code, "description": description}
+        if retry := re.search(r"retry after (\d+)", description):
+            payload["parameters"] = {"retry_after": int(retry.group(1))}
+        return payload
 
     def _chat(self, c: Call) -> int:
         if c.chat_id is None:

@@ -1,6 +1,7 @@
 """The fake Bot API server against the real telebot client: if these pass, bot tests built on it mean something."""
 from __future__ import annotations
 
+import errno
 import io
 import socket
 import struct
@@ -9,6 +10,7 @@ import time
 from typing import Iterator
 
 import pytest
+import requests
 import telebot
 from PIL import Image
 from telebot import apihelper, types
@@ -183,6 +185,16 @@ def test_long_poll_wakes_on_injected_update(fake_api: FakeBotApi) -> None:
     assert kinds == ["sticker", "video"]
 
 
+def test_calls_on_a_kept_alive_connection_take_no_40_ms(fake_api: FakeBotApi) -> None:
+    """Headers and body are two writes: with Nagle's algorithm on, each answer waited for a delayed ACK."""
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    bot.get_me()
+    start = time.monotonic()
+    for i in range(20):
+        bot.send_message(CHAT, f"#{i}")
+    assert time.monotonic() - start < 0.4  # 20 x 44 ms with Nagle
+
+
 def test_a_client_that_hangs_up_is_not_reported_as_a_server_error(capfd) -> None:
     """A stopped bot's pooled connection may be reset mid-request: no traceback in the test output."""
     with FakeBotApi() as api:
@@ -192,4 +204,178 @@ def test_a_client_that_hangs_up_is_not_reported_as_a_server_error(capfd) -> None
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             client.close()  # with a zero linger time: a reset, not a clean close
         time.sleep(0.5)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+# ---- injected faults: Telegram under load, for testing a bot's retry policy end to end -------------------
+UPLOADS = {  # a fresh request each time: what a bot's retry sends again
+    "sendPhoto": lambda bot, **kw: bot.send_photo(CHAT, _jpeg((64, 64)), **kw),
+    "sendDocument": lambda bot, **kw: bot.send_document(CHAT, b"%PDF-1.4 result", visible_file_name="result.pdf",
+                                                        **kw),
+    "sendMediaGroup": lambda bot, **kw: bot.send_media_group(
+        CHAT, [types.InputMediaPhoto(_jpeg((64, 64))), types.InputMediaPhoto(_jpeg((48, 48)))], **kw),
+}
+
+
+def _assert_not_run_then_delivered(fake_api: FakeBotApi, bot: telebot.TeleBot, method: str, error: str) -> None:
+    """The faulted call ran nothing; the next one delivers; the log shows the fault, then the success."""
+    assert fake_api.messages(CHAT) == []
+    UPLOADS[method](bot, timeout=2)
+    attempts = [c for c in fake_api.calls if c.method == method]
+    assert [(c.done, c.ok, c.error) for c in attempts] == [(True, False, error), (True, True, None)]
+    assert fake_api.faults == attempts[:1]
+    assert len(fake_api.messages(CHAT)) == (2 if method == "sendMediaGroup" else 1)
+
+
+@pytest.mark.parametrize("method", UPLOADS)
+def test_429_with_retry_after_on_each_upload_method(fake_api: FakeBotApi, method: str) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    fake_api.fail_next(method, 429, "Too Many Requests: retry after 1")
+    with pytest.raises(apihelper.ApiTelegramException) as err:
+        UPLOADS[method](bot)
+    assert err.value.error_code == 429 and err.value.description == "Too Many Requests: retry after 1"
+    assert err.value.result_json["parameters"] == {"retry_after": 1}
+    _assert_not_run_then_delivered(fake_api, bot, method, "Too Many Requests: retry after 1")
+
+
+def test_502_as_json_is_an_api_telegram_exception(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    fake_api.fail_next("sendPhoto", 502, "Bad Gateway")
+    with pytest.raises(apihelper.ApiTelegramException) as err:
+        UPLOADS["sendPhoto"](bot)
+    assert err.value.error_code == 502 and "parameters" not in err.value.result_json
+    _assert_not_run_then_delivered(fake_api, bot, "sendPhoto", "Bad Gateway")
+
+
+@pytest.mark.parametrize("code, phrase", [(502, "Bad Gateway"), (504, "Gateway Timeout")])
+def test_front_end_html_page_is_an_api_http_exception(fake_api: FakeBotApi, code: int, phrase: str) -> None:
+    """Not an ApiTelegramException: no error_code, no JSON, only the HTTP response."""
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    fake_api.fail_next("sendMediaGroup", code, html=True)
+    with pytest.raises(apihelper.ApiHTTPException) as err:
+        UPLOADS["sendMediaGroup"](bot)
+    assert not isinstance(err.value, apihelper.ApiTelegramException) and not hasattr(err.value, "error_code")
+    response = err.value.result
+    assert (response.status_code, response.reason) == (code, phrase)
+    assert response.headers["Content-Type"] == "text/html"
+    assert f"<title>{code} {phrase}</title>" in response.text and "nginx" in response.text
+    _assert_not_run_then_delivered(fake_api, bot, "sendMediaGroup", phrase)
+
+
+def test_reset_is_a_connection_error_and_the_method_is_not_run(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    bot.get_me()  # a pooled keep-alive connection, as a running bot has
+    fake_api.reset_next("sendDocument")
+    with pytest.raises(requests.exceptions.ConnectionError) as err:
+        UPLOADS["sendDocument"](bot)
+    cause = err.value.args[0].args[1]  # ProtocolError("Connection aborted.", cause)
+    assert cause.errno == errno.ECONNRESET  # a RST; a clean close is RemoteDisconnected (errno None), a subclass
+    assert fake_api.calls[-1].files["document"].data == b"%PDF-1.4 result"  # the request was read in full
+    _assert_not_run_then_delivered(fake_api, bot, "sendDocument", "connection reset")
+
+
+def test_stall_times_out_a_short_client_and_blocks_no_one(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    fake_api.stall_next("sendPhoto", 3)
+    start = time.monotonic()
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        UPLOADS["sendPhoto"](bot, timeout=0.3)
+    assert time.monotonic() - start < 1
+    assert bot.get_me().is_bot  # while the stall holds its connection (and not the fake's lock)
+    _assert_not_run_then_delivered(fake_api, bot, "sendPhoto", "stalled")  # logged as finished at once
+    assert time.monotonic() - start < 1.5
+
+
+def test_stall_ends_by_closing_the_connection_unanswered(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    fake_api.stall_next("sendPhoto", 0.3)
+    start = time.monotonic()
+    with pytest.raises(requests.exceptions.ConnectionError, match="Remote end closed connection without response"):
+        UPLOADS["sendPhoto"](bot, timeout=5)
+    assert 0.3 <= time.monotonic() - start < 1
+    _assert_not_run_then_delivered(fake_api, bot, "sendPhoto", "stalled")
+
+
+def test_close_returns_promptly_during_a_stall_and_ends_it() -> None:
+    raised: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            bot.send_message(CHAT, "hello", timeout=10)
+        except BaseException as e:
+            raised.append(e)
+
+    with FakeBotApi() as api:
+        api.install()
+        bot = telebot.TeleBot("123:ABC", threaded=False)
+        api.stall_next("sendMessage", 30)
+        client = threading.Thread(target=send, daemon=True)
+        client.start()
+        api.wait_for(lambda c: c.method == "sendMessage", timeout=2)
+        start = time.monotonic()
+    assert time.monotonic() - start < 1  # close() did not wait the stall out...
+    client.join(timeout=2)
+    assert not client.is_alive()  # ...and woke it: the client was hung up on at once, not after 30 s
+    assert len(raised) == 1 and isinstance(raised[0], requests.exceptions.ConnectionError)
+
+
+def test_faults_on_get_updates_are_in_faults_not_in_calls(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    conflict = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+    fake_api.fail_next("getUpdates", 409, conflict)
+    fake_api.reset_next("getUpdates")
+    with pytest.raises(apihelper.ApiTelegramException) as err:
+        bot.get_updates(long_polling_timeout=0)
+    assert err.value.error_code == 409 and err.value.description == conflict
+    with pytest.raises(requests.exceptions.ConnectionError):
+        bot.get_updates(long_polling_timeout=0)
+    fake_api.send_text(CHAT, "hi")
+    assert [u.message.text for u in bot.get_updates(long_polling_timeout=0)] == ["hi"]  # not confirmed meanwhile
+    assert fake_api.calls == [] and fake_api.poll_count == 1
+    assert [(c.method, c.done, c.ok, c.error) for c in fake_api.faults] == [
+        ("getUpdates", True, False, conflict), ("getUpdates", True, False, "connection reset")]
+    assert "getUpdates calls: 1 (and 2 faulted)" in fake_api.dump()
+
+
+def test_faults_queue_in_order_and_a_retry_loop_delivers_once(fake_api: FakeBotApi) -> None:
+    """What a bot's delivery retry policy meets: each fault once, in the order queued, then success."""
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    fake_api.fail_next("sendPhoto", 429, "Too Many Requests: retry after 1", times=2)
+    fake_api.reset_next("sendPhoto")
+    fake_api.fail_next("sendPhoto", 502, html=True)
+    fake_api.stall_next("sendPhoto", 2)
+    fake_api.fail_next("sendMessage", 500, "Internal Server Error")  # another method's queue: untouched
+    raised = []
+    for _ in range(10):
+        try:
+            UPLOADS["sendPhoto"](bot, timeout=0.3)
+            break
+        except (apihelper.ApiException, requests.exceptions.RequestException) as e:
+            raised.append(type(e))
+    assert raised == [apihelper.ApiTelegramException, apihelper.ApiTelegramException,
+                      requests.exceptions.ConnectionError, apihelper.ApiHTTPException, requests.exceptions.ReadTimeout]
+    attempts = [c for c in fake_api.calls if c.method == "sendPhoto"]
+    assert [c.error for c in attempts] == ["Too Many Requests: retry after 1"] * 2 + [
+        "connection reset", "Bad Gateway", "stalled", None]
+    assert [c.ok for c in attempts].count(True) == 1 and fake_api.faults == attempts[:-1]
+    assert len([m for m in fake_api.messages(CHAT) if "photo" in m]) == 1
+    with pytest.raises(apihelper.ApiTelegramException, match="Internal Server Error"):
+        bot.send_message(CHAT, "still queued")
+
+
+def test_faults_leave_no_traceback(capfd) -> None:
+    """Resets, stalls (cut short by the client, or by close()) and error pages are no server errors."""
+    with FakeBotApi() as api:
+        api.install()
+        bot = telebot.TeleBot("123:ABC", threaded=False)
+        api.reset_next("getMe", times=2)
+        api.stall_next("getMe", 0.2)
+        api.stall_next("getMe", 30)
+        api.fail_next("getMe", 504, html=True)
+        for timeout in (5, 5, 0.1, 0.1, 5):
+            with pytest.raises((apihelper.ApiException, requests.exceptions.RequestException)):
+                apihelper._make_request(bot.token, "getMe", params={"timeout": timeout})
+        time.sleep(0.3)  # the first stall's end: the client that gave up on it has gone
+        assert len(api.faults) == 5 and bot.get_me().is_bot
+    time.sleep(0.2)  # the second stall, woken by close()
     assert "Traceback" not in capfd.readouterr().err
