@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from transfer.images import (MIN_SIDE, ImageError, fit, fit_size, image_to_tensor, keep_colors, load_image,
                              tensor_to_image)
@@ -15,6 +18,25 @@ def encode(img: Image.Image, fmt: str, **options) -> bytes:
     buffer = io.BytesIO()
     img.save(buffer, fmt, **options)
     return buffer.getvalue()
+
+
+def write_png_bomb(path: Path, width: int = 20000, height: int = 20000) -> Path:
+    """A real, valid `width` x `height` black PNG (8-bit grayscale) written without holding its pixels:
+    the IDAT is zero rows streamed through zlib (400 MB of pixels at 20000x20000 in a file of about 400 KB)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = bytes(1 + width)  # filter byte 0 (none), then `width` black pixels
+    rows_per_block = max(1, 4_000_000 // len(row))
+    compressor = zlib.compressobj(9)
+    idat = bytearray()
+    for start in range(0, height, rows_per_block):
+        idat += compressor.compress(row * min(rows_per_block, height - start))
+    idat += compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale, no interlace
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", bytes(idat))
+                     + chunk(b"IEND", b""))
+    return path
 
 
 def gradient(width: int = 60, height: int = 40) -> Image.Image:
@@ -85,6 +107,31 @@ def test_refuses_decompression_bombs_before_decoding():
         load_image(bomb)
     with pytest.raises(ImageError, match="too large"):
         load_image(encode(gradient(), "PNG"), max_pixels=1000)
+
+
+def test_refuses_a_bomb_over_pillows_own_limit_as_too_large(tmp_path, monkeypatch):
+    # 400 megapixels: Pillow's Image.open itself refuses it (over 2x MAX_IMAGE_PIXELS); we still say why
+    bomb = write_png_bomb(tmp_path / "bomb.png")
+    assert bomb.stat().st_size < 1_000_000
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(bomb)
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+
+    def no_decoding(self):
+        raise AssertionError("a pixel was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    expected = r"too large \(20000x20000\); the limit is 64 megapixels"
+    for source in (bomb, str(bomb), bomb.read_bytes()):
+        with pytest.raises(ImageError, match=expected):
+            load_image(source)
+    with open(bomb, "rb") as fh:
+        with pytest.raises(ImageError, match=expected):
+            load_image(fh)
+        assert not fh.closed
+    with pytest.raises(ImageError, match=r"too large \(20000x20000\); the limit is 300 megapixels"):
+        load_image(bomb, max_pixels=300_000_000)  # the caller's limit, not Pillow's
+    assert Image.MAX_IMAGE_PIXELS == pillow_limit  # never raised, not even for a moment (threads share it)
 
 
 @pytest.mark.parametrize("data", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 40])

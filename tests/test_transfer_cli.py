@@ -29,6 +29,20 @@ def test_cli_writes_the_result_and_a_summary(tmp_path, images_dir, real_weights_
     assert "VGG19" in done.stderr and "6/6" in done.stderr  # the progress bar
 
 
+def test_cli_refuses_a_decompression_bomb_as_too_large(tmp_path, images_dir, real_weights_dir):
+    from test_images import write_png_bomb
+
+    bomb = write_png_bomb(tmp_path / "bomb.png")  # 20000x20000: over Pillow's own bomb limit
+    out = tmp_path / "out.jpg"
+    done = run_cli(bomb, images_dir / "style" / "candy.jpg", "-o", out, "--size", "64", "--steps", "2",
+                   weights=real_weights_dir)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "too large (20000x20000)" in lines[0] and "64 megapixels" in lines[0], lines[0]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("case", ["not_an_image", "missing", "bad_output", "tiny", "bad_blend", "no_weights",
                                   "bad_strips"])
 def test_cli_bad_input_is_one_line_and_exit_2(case, tmp_path, images_dir, real_weights_dir):

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import struct
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "ImageError",
@@ -44,6 +48,11 @@ class ImageError(ValueError):
 
 
 def _open(source: ImageSource) -> Image.Image:
+    """`source` opened lazily (header read, no pixel decoded), or `ImageError`.
+
+    An image Pillow refuses as a decompression bomb is returned all the same, opened without that check,
+    so that `load_image` refuses it as too large, with its size, before decoding anything (`_reopen_bomb`).
+    """
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, bytes):
@@ -56,10 +65,46 @@ def _open(source: ImageSource) -> Image.Image:
         raise ImageError(f"File not found: {source}") from None
     except IsADirectoryError:
         raise ImageError(f"{source} is a folder, not an image") from None
-    except (UnidentifiedImageError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        img = _reopen_bomb(source)
+        if img is None:
+            raise ImageError("The image is too large; the limit is "
+                             f"{MAX_INPUT_PIXELS / 1e6:.0f} megapixels.") from None
+        return img
+    except UnidentifiedImageError:
         raise ImageError("This is not an image I can read (JPEG, PNG, WebP, BMP, TIFF or GIF).") from None
     except OSError as exc:
         raise ImageError(f"Could not read the image: {exc}") from None
+
+
+def _reopen_bomb(source: str | os.PathLike[str] | BinaryIO) -> Image.Image | None:
+    """`source`, which `Image.open` refused as a decompression bomb, opened by its format's plugin alone.
+
+    `Image.open` compares the size in the header with the process-wide `Image.MAX_IMAGE_PIXELS`; raising
+    that for one call would race other threads, so this repeats `Image.open`'s format loop without the
+    check. Only the header is read; `load_image` then refuses the size. None if no plugin reads it.
+    """
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as fh:
+                prefix = fh.read(16)
+        else:
+            source.seek(0)
+            prefix = source.read(16)
+        for name in ACCEPTED_FORMATS:
+            factory, accept = Image.OPEN[name]
+            accepted = not accept or accept(prefix)
+            if not accepted or isinstance(accepted, str):  # a string is Pillow's "plugin missing" warning
+                continue
+            if not isinstance(source, (str, os.PathLike)):
+                source.seek(0)
+            try:
+                return factory(source, "")  # a path: the image opens the file itself and closes it with itself
+            except (SyntaxError, IndexError, TypeError, struct.error):
+                continue
+    except (OSError, AttributeError):  # gone since, or a stream that cannot seek back
+        pass
+    return None
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
@@ -137,12 +182,16 @@ def fit(img: Image.Image, long_side: int | None = 512, max_pixels: int | None = 
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
     """An RGB image as a float tensor (1, 3, H, W) in [0, 1]."""
+    import torch  # here, not at the top: the chat process decodes pictures without loading torch
+
     array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
 def tensor_to_image(tensor: torch.Tensor) -> Image.Image:
     """A (1, 3, H, W) or (3, H, W) tensor in [0, 1] as an RGB image."""
+    import torch
+
     array = tensor.detach().squeeze(0).clamp(0, 1).mul(255).round().to(torch.uint8)
     return Image.fromarray(array.permute(1, 2, 0).cpu().numpy(), "RGB")
 
