@@ -1,8 +1,9 @@
 """Starting a bot from the command line (run_vgg.py, run_resnet.py, run_full.py).
 
-Settings come from the environment and `.env`; a missing token or weights file ends with one line on
-stderr, not a traceback. Ctrl-C and SIGTERM stop polling, cancel the running job, tell users whose
-requests will not be finished, then exit. Logs never contain the token.
+Settings come from the environment and `.env`; a missing token or weights file, a token Telegram
+refuses and a data folder that cannot be used each end the start with one line on stderr, not a
+traceback. Ctrl-C and SIGTERM stop polling and the workers, then exit: jobs not finished stay in the
+journal, and the next start resumes them. Logs never contain the token.
 """
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ import logging
 import signal
 import sys
 
-import telebot
 from dotenv import find_dotenv, load_dotenv
 
 from bots.base import StyleBot
 from bots.config import BotConfig, ConfigError
-from bots.engines import set_compute_threads
-from weights import WeightsError
+from bots.logs import RedactingFormatter, setup_logging
+from bots.runner import WorkerSetupError
+from bots.store import StoreError
+from bots.telegram_calls import TokenRefused
 
 __all__ = ["main", "RedactingFormatter", "setup_logging"]
 
@@ -25,40 +27,26 @@ EXIT_SETUP = 2
 EXIT_INTERRUPTED = 130
 
 
-class RedactingFormatter(logging.Formatter):
-    """Formats as usual, then blanks out the bot token wherever it appears (URLs in network errors...)."""
-
-    def __init__(self, token: str, fmt: str) -> None:
-        super().__init__(fmt)
-        self.token = token
-
-    def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace(self.token, "<BOT_TOKEN>")
-
-
-def setup_logging(config: BotConfig) -> None:
-    """Log to stderr at LOG_LEVEL, telebot's own logger included, through the redacting formatter."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(config.token, "%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=config.log_level, handlers=[handler], force=True)
-    telebot.logger.handlers.clear()  # its own handler would print every record a second time, unredacted
-    telebot.logger.setLevel(config.log_level)
-
-
 def main(bot_class: type[StyleBot]) -> int:
-    """Run `bot_class` until Ctrl-C or SIGTERM; returns the exit code (0, 2 for bad setup, 130)."""
+    """Run `bot_class` until Ctrl-C or SIGTERM; returns the exit code (0; 2 for bad setup; 3 when another
+    process kept polling with the same token; 130 for Ctrl-C during the start)."""
     load_dotenv(find_dotenv(usecwd=True), override=False)  # real environment variables win over .env
+    bot = None
     try:
         config = BotConfig.from_env()
-        setup_logging(config)
-        if config.compute_threads:
-            set_compute_threads(config.compute_threads)
-        log.info("loading the networks of %s", bot_class.__name__)
+        setup_logging(config.token, config.log_level)
         bot = bot_class.from_config(config)
-    except (ConfigError, WeightsError) as exc:
+        log.info("starting %s: data in %s, loading the networks in its workers", bot_class.__name__,
+                 config.data_dir.resolve())
+        bot.start()
+    except (ConfigError, StoreError, TokenRefused, WorkerSetupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if bot is not None:
+            bot.stop(timeout=5)
         return EXIT_SETUP
     except KeyboardInterrupt:
+        if bot is not None:
+            bot.stop(timeout=5)
         return EXIT_INTERRUPTED
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops like Ctrl-C
     try:
@@ -66,7 +54,7 @@ def main(bot_class: type[StyleBot]) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        log.info("stopping: cancelling running jobs and telling waiting users")
+        log.info("stopping: unfinished jobs stay in the journal for the next start")
         bot.stop()
     log.info("stopped")
-    return 0
+    return bot.exit_code

@@ -1,92 +1,168 @@
 """`StyleBot`: one Telegram bot with every chat scenario; subclasses only say which networks it offers.
 
-Handlers are thin: they read the chat event, move the conversation (telebot custom states) and hand
-long work to the job queue, so they return in milliseconds and /help is answered while jobs run.
-Every handler is guarded: an unexpected error is logged and the user gets a short apology.
+Handlers are thin: they read the chat event, move the conversation (telebot custom states, kept in the
+store so a restart forgets nothing) and hand long work to the job runner, so they return in
+milliseconds and /help is answered while jobs run. Every accepted job is journalled before the user is
+told it is queued; on start, the jobs a stop or a crash interrupted are resumed. Every handler is
+guarded: an unexpected error is logged and the user gets a short apology.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
+import os
+import shutil
+import time
 from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from requests import RequestException
-from telebot import TeleBot, util
+from telebot import TeleBot, apihelper, util
 from telebot.apihelper import ApiException, ApiTelegramException
 from telebot.custom_filters import StateFilter
-from telebot.storage import StateMemoryStorage
 from telebot.types import BotCommand, CallbackQuery, Message
 
 from bots import texts
+from bots.admin import stats_text
+from bots.backbone import Backbone
 from bots.config import BotConfig, use_api_server
-from bots.conversation import Flow, ResultMemory
-from bots.engines import Backbone, Engines, load_engines
-from bots.jobs import AlreadyQueued, JobQueue, JobState, QueueFull
+from bots.conversation import Flow
+from bots.delivery import Delivery
+from bots.jobs import AlreadyQueued, JobState, QueueFull
 from bots.keyboards import (COMPARE, INSTANT, NETWORK, PREVIEW_ALL, RESULT, SETTING, STYLE, CallbackDataFilter,
                             backbone_keyboard, settings_keyboard, style_keyboard)
 from bots.media import Unusable, checked_picture, is_image_document, wrong_kind
 from bots.progress import StatusMessage
-from bots.settings import SettingsStore, UserSettings, button_change
-from bots.styles import builtin_style, instant_title
-from bots.tasks import ChatTask, InstantTask, PaintTask, Services, UpscaleTask
-from bots.telegram_calls import LogPollingErrors, ack, close_prompt, say
-from bots.workflow import InstantRequest, PaintRequest, Style, TransferWorkflow
+from bots.runner import JobRunner
+from bots.runner.embedded import MAX_ATTEMPTS, EmbeddedRunner, InProcess
+from bots.runner.processes import WorkerProcesses
+from bots.settings import UserSettings, button_change
+from bots.store import JobStatus, Store
+from bots.store.codec import encode_request
+from bots.store.sqlite import SqliteStore
+from bots.styles import INSTANT_STYLES, builtin_style, instant_title
+from bots.telegram_calls import PollingGuard, TokenRefused, ack, check_token, close_prompt, say
+from bots.worker import INSTANT_LANE, TRANSFER_LANE
+from bots.workflow import InstantRequest, PaintRequest, Style
 
-__all__ = ["StyleBot", "TRANSFER_LANE", "INSTANT_LANE"]
+__all__ = ["StyleBot", "TRANSFER_LANE", "INSTANT_LANE", "TokenRefused"]
 
 log = logging.getLogger(__name__)
-# The job queue's lanes: instant styles (seconds) have their own worker, so they never wait behind the
-# style transfers and upscalings (minutes). A user still has one job at a time, whatever its lane.
-TRANSFER_LANE, INSTANT_LANE = "transfer", "instant"
 POLL_SECONDS = 20  # long-polling timeout of getUpdates
 STEPS = {Flow.style.name: texts.Step.STYLE, Flow.backbone.name: texts.Step.BACKBONE}
+HOUR = 3600.0
 Update = TypeVar("Update", Message, CallbackQuery)
 
 
 class StyleBot:
-    """The bot: owns the TeleBot, its handlers, the conversation states, the job queue and the workflow."""
+    """The bot: owns the TeleBot, its handlers, the store (settings, conversations, results, the job
+    journal) and the job runner."""
 
     backbones: ClassVar[tuple[Backbone, ...]] = ()
     upscaling: ClassVar[bool] = False
 
-    def __init__(self, config: BotConfig, engines: Engines) -> None:
+    def __init__(self, config: BotConfig, engines: Any = None, store: Store | None = None) -> None:
+        """`engines` (a `bots.engines.Engines`): compute in this process with them (tests, debugging);
+        None: in supervised worker processes, each loading its own. `store` None: the SQLite database in
+        the data folder (raises bots.store.StoreError when it cannot be used)."""
+        if config.api_url:
+            use_api_server(config.api_url)
+        apihelper.READ_TIMEOUT = config.telegram_timeout  # telebot keeps it globally, like the URLs
+        self.config = config
+        self.store = store or SqliteStore.open(config.data_dir, UserSettings(size=config.default_size),
+                                               config.result_days)
+        self.guard = PollingGuard()
+        self.telegram = TeleBot(config.token, threaded=True, num_threads=config.update_threads,
+                                state_storage=self.store.states, exception_handler=self.guard)
+        self.telegram.add_custom_filter(StateFilter(self.telegram))
+        self.telegram.add_custom_filter(CallbackDataFilter())
+        self.settings = self.store.settings
+        lanes = {TRANSFER_LANE: (config.workers, config.queue_limit), INSTANT_LANE: (1, config.queue_limit)}
+        self.runner: JobRunner = EmbeddedRunner(config, self.telegram, self.store.journal,
+                                                self._executor(engines, lanes), lanes)
+        self.delivery = Delivery(config.delivery_patience)
+        self.started_at = time.time()
+        self._started = False
+        self._register_handlers()
+
+    def _executor(self, engines: Any, lanes: dict[str, tuple[int, int]]) -> InProcess | WorkerProcesses:
+        if engines is None:
+            return WorkerProcesses(self.config, {lane: slots for lane, (slots, _) in lanes.items()},
+                                   self.backbones, self.upscaling)
+        from bots.tasks import Services
+        from bots.workflow import TransferWorkflow
+
         if set(engines.styles) != set(self.backbones) or (engines.upscaler is not None) != self.upscaling:
             raise ValueError(f"{type(self).__name__} needs engines for {[b.label for b in self.backbones]}"
                              f"{' and an upscaler' if self.upscaling else ' and no upscaler'}")
-        if config.api_url:
-            use_api_server(config.api_url)
-        self.config = config
-        self.telegram = TeleBot(config.token, threaded=True, num_threads=config.update_threads,
-                                state_storage=StateMemoryStorage(), exception_handler=LogPollingErrors())
-        self.telegram.add_custom_filter(StateFilter(self.telegram))
-        self.telegram.add_custom_filter(CallbackDataFilter())
-        self.settings = SettingsStore(UserSettings(size=config.default_size))
-        self.queue = JobQueue({TRANSFER_LANE: (config.workers, config.queue_limit),
-                               INSTANT_LANE: (1, config.queue_limit)})
-        self.services = Services(self.telegram, TransferWorkflow(engines, config.steps), ResultMemory(), config,
-                                 self.backbones, self.upscaling, tuple(engines.instant.styles))
-        self._register_handlers()
+        return InProcess(Services(self.telegram, TransferWorkflow(engines, self.config.steps), self.store.results,
+                                  self.store.journal, self.config, Delivery(self.config.delivery_patience),
+                                  self.backbones, self.upscaling, INSTANT_STYLES))
 
     @classmethod
     def from_config(cls, config: BotConfig) -> StyleBot:
-        """The bot with its networks loaded from the weights folder (raises weights.WeightsError)."""
-        return cls(config, load_engines(cls.backbones, cls.upscaling, config.weights_dir, config.strip_pixels))
+        """The bot on its data folder, its networks to be loaded by its workers (raises StoreError)."""
+        return cls(config)
+
+    def start(self) -> None:
+        """Check the token, sweep what crashed jobs left, start the workers and resume the journal's
+        unfinished jobs. Raises TokenRefused and WorkerSetupError (one-line messages)."""
+        check_token(self.telegram)
+        _private_folder(self.config.temp_dir)
+        self.runner.start()
+        self._started = True
+        self._resume()
 
     def run(self) -> None:
-        """Answer chats by long polling until `stop()` or Ctrl-C."""
+        """Answer chats by long polling until `stop()`, Ctrl-C, or another process polling with the same
+        token for too long (then `exit_code` is non-zero)."""
+        if not self._started:
+            self.start()
         try:
             self.telegram.set_my_commands([BotCommand(name, what) for name, what in texts.COMMANDS.items()])
         except (ApiException, RequestException) as exc:
             log.warning("could not set the command menu: %s", exc)
         log.info("%s is polling for updates", type(self).__name__)
+        self.guard.on_give_up = self.telegram.stop_polling
         self.telegram.infinity_polling(timeout=POLL_SECONDS + 10, long_polling_timeout=POLL_SECONDS,
                                        logger_level=None)
 
+    @property
+    def exit_code(self) -> int:
+        """0, or the code to exit with when polling gave up (see `PollingGuard`)."""
+        return self.guard.exit_code
+
     def stop(self, timeout: float | None = 30) -> None:
-        """Stop polling, tell users whose jobs will not finish, cancel the running ones and wait for them."""
+        """Stop polling and the workers. Unfinished jobs stay in the journal: the next start runs them."""
         self.telegram.stop_polling()
-        self.queue.shutdown(timeout)
+        self.runner.shutdown(timeout)
+
+    def _resume(self) -> None:
+        """Run again what a stop or a crash interrupted, in order: a job that was running is started once
+        more (its user told the picture is on its way), or reported as failed if it already was."""
+        journal = self.store.journal
+        for record in journal.unfinished():
+            if record.status is JobStatus.RUNNING:
+                if record.attempts >= MAX_ATTEMPTS:
+                    if journal.finish(record.id, JobStatus.FAILED):
+                        StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
+                                      delivery=self.delivery).final(texts.NOT_FINISHED)
+                        self._notify(record.chat_id, texts.RESUMED_FAILED)
+                    continue
+                self._notify(record.chat_id, texts.RESUMED)
+            try:
+                self.runner.submit(record, resumed=True)
+            except AlreadyQueued:
+                log.error("job %d of user %d is in the journal twice; dropped", record.id, record.user_id)
+                journal.finish(record.id, JobStatus.CANCELLED)
+            log.info("resumed job %d (%s) of user %d", record.id, record.status.value, record.user_id)
+
+    def _notify(self, chat_id: int, text: str) -> None:
+        try:
+            self.delivery.call(f"a notice to chat {chat_id}", lambda: self.telegram.send_message(chat_id, text))
+        except (ApiException, RequestException) as exc:
+            log.warning("could not send a notice to chat %d: %s", chat_id, exc)
 
     # ---- registration ---------------------------------------------------------------------------------
     def _register_handlers(self) -> None:
@@ -97,6 +173,8 @@ class StyleBot:
         on_message(commands=["help"])(self._guard(self.on_help))
         on_message(commands=["cancel"])(self._guard(self.on_cancel))
         on_message(commands=["settings"])(self._guard(self.on_settings))
+        on_message(commands=["stats"], func=lambda m: m.from_user.id in self.config.admins)(
+            self._guard(self.on_stats))
         on_message(state=Flow.style, content_types=["photo"])(self._guard(self.on_style_picture))
         on_message(state=Flow.style, content_types=["document"], func=is_image_document)(
             self._guard(self.on_style_picture))
@@ -136,13 +214,17 @@ class StyleBot:
     def on_cancel(self, message: Message) -> None:
         user, chat = message.from_user.id, message.chat.id
         had_draft = self.telegram.delete_state(user, chat)
-        job = self.queue.cancel(user)
+        job = self.runner.cancel(user)
         if job is None:
             say(self.telegram, chat, texts.CANCELLED_DRAFT if had_draft else texts.NOTHING_TO_CANCEL)
         elif job.state is JobState.DROPPED:
             say(self.telegram, chat, texts.CANCELLED_QUEUED)
         else:
             say(self.telegram, chat, texts.CANCELLING_RUNNING)
+
+    def on_stats(self, message: Message) -> None:
+        """For admins only (others get the unknown-command answer): the state of the queue and workers."""
+        say(self.telegram, message.chat.id, stats_text(self.runner.stats(), self.store.journal, self.started_at))
 
     def on_settings(self, message: Message) -> None:
         settings = self.settings.get(message.from_user.id)
@@ -175,7 +257,7 @@ class StyleBot:
             return
         self.telegram.set_state(user, Flow.style, chat)
         self.telegram.add_data(user, chat, content=picture)
-        self.telegram.send_message(chat, texts.ASK_STYLE, reply_markup=style_keyboard(self.services.instant_styles))
+        self.telegram.send_message(chat, texts.ASK_STYLE, reply_markup=style_keyboard(INSTANT_STYLES))
 
     def on_style_picture(self, message: Message) -> None:
         picture = self._receive_picture(message)
@@ -196,10 +278,10 @@ class StyleBot:
         user then picks from the styles sent after it."""
         user, chat = call.from_user.id, call.message.chat.id
         key = INSTANT.parse(call.data)["key"]
-        styles = self.services.instant_styles if key == PREVIEW_ALL else (key,)
+        styles = INSTANT_STYLES if key == PREVIEW_ALL else (key,)
         with self.telegram.retrieve_data(user, chat) as data:
             content = data.get("content")
-        if not set(styles) <= set(self.services.instant_styles) or content is None:
+        if not set(styles) <= set(INSTANT_STYLES) or content is None:
             ack(self.telegram, call, texts.EXPIRED_BUTTON)
             return
         ack(self.telegram, call)
@@ -209,7 +291,7 @@ class StyleBot:
             close_prompt(self.telegram, call, texts.STYLE_CHOSEN.format(title=instant_title(key)))
             self.telegram.delete_state(user, chat)
         request = InstantRequest(content, styles, self.settings.get(user))
-        self._queue(user, chat, lambda status: InstantTask(self.services, chat, status, request), INSTANT_LANE)
+        self._queue(user, chat, INSTANT_LANE, "instant", {"request": encode_request(request)})
 
     def on_backbone(self, call: CallbackQuery) -> None:
         user, chat = call.from_user.id, call.message.chat.id
@@ -217,23 +299,24 @@ class StyleBot:
         backbones = self.backbones if choice == COMPARE else tuple(b for b in self.backbones if b.value == choice)
         with self.telegram.retrieve_data(user, chat) as data:
             content, style = data.get("content"), data.get("style")
-        if not backbones or content is None or style is None:
+        if not backbones or content is None or not isinstance(style, dict):
             ack(self.telegram, call, texts.EXPIRED_BUTTON)
             return
         ack(self.telegram, call)
         label = texts.COMPARE_BOTH if choice == COMPARE else backbones[0].label
         close_prompt(self.telegram, call, texts.BACKBONE_CHOSEN.format(label=label))
         self.telegram.delete_state(user, chat)
-        self._paint(user, chat, PaintRequest(content, style, backbones, self.settings.get(user)))
+        self._paint(user, chat, PaintRequest(content, Style(**style), backbones, self.settings.get(user)))
 
     def on_result_button(self, call: CallbackQuery) -> None:
         user, chat = call.from_user.id, call.message.chat.id
         choice = RESULT.parse(call.data)
         action, backbone = choice["action"], next((b for b in self.backbones if b.value == choice["backbone"]), None)
-        remembered = self.services.results.recall(int(choice["result"]), chat) if choice["result"].isdigit() else None
+        remembered = self.store.results.recall(int(choice["result"]), chat) if choice["result"].isdigit() else None
         if remembered is None:
-            ack(self.telegram, call, texts.FORGOTTEN_RESULT)
-            say(self.telegram, chat, texts.FORGOTTEN_RESULT)
+            forgotten = texts.forgotten_result(self.config.result_days)
+            ack(self.telegram, call, forgotten)
+            say(self.telegram, chat, forgotten)
             return
         ack(self.telegram, call)
         request = remembered.request
@@ -241,12 +324,12 @@ class StyleBot:
             self.telegram.set_state(user, Flow.style, chat)
             self.telegram.add_data(user, chat, content=request.content)
             self.telegram.send_message(chat, texts.ASK_STYLE_AGAIN,
-                                       reply_markup=style_keyboard(self.services.instant_styles))
+                                       reply_markup=style_keyboard(INSTANT_STYLES))
         elif action in ("paint", COMPARE) and backbone and isinstance(request, PaintRequest):
             backbones = self.backbones if action == COMPARE else (backbone,)
             self._paint(user, chat, PaintRequest(request.content, request.style, backbones, self.settings.get(user)))
         elif action == "upscale" and self.upscaling and (picture := remembered.picture(backbone, call.message)):
-            self._queue(user, chat, lambda status: UpscaleTask(self.services, chat, status, picture), TRANSFER_LANE)
+            self._queue(user, chat, TRANSFER_LANE, "upscale", {"picture": picture})
         else:
             say(self.telegram, chat, texts.EXPIRED_BUTTON)
 
@@ -271,7 +354,7 @@ class StyleBot:
     def _receive_picture(self, message: Message) -> str | None:
         """The file id of the picture in `message` once checked; None after telling the user what is wrong."""
         try:
-            return checked_picture(self.telegram, message, self.config.download_limit)
+            return checked_picture(self.telegram, message, self.config.download_limit, self.delivery)
         except Unusable as exc:
             self.telegram.reply_to(message, str(exc))
             return None
@@ -279,7 +362,7 @@ class StyleBot:
     def _style_chosen(self, user: int, chat: int, style: Style) -> None:
         with self.telegram.retrieve_data(user, chat) as data:
             content = data.get("content")
-            data["style"] = style
+            data["style"] = dataclasses.asdict(style)  # the store keeps conversations as JSON
         if content is None:
             say(self.telegram, chat, texts.EXPIRED_BUTTON)
             return
@@ -294,27 +377,57 @@ class StyleBot:
 
     def _tell_if_busy(self, user: int, chat: int) -> bool:
         """One job per user: if they have one, say where it stands and return True."""
-        active = self.queue.active(user)
+        active = self.runner.active(user)
         if active is not None:
             say(self.telegram, chat, texts.already_queued(active[1]))
         return active is not None
 
     def _paint(self, user: int, chat: int, request: PaintRequest) -> None:
-        self._queue(user, chat, lambda status: PaintTask(self.services, chat, status, request), TRANSFER_LANE)
+        self._queue(user, chat, TRANSFER_LANE, "paint", {"request": encode_request(request)})
 
-    def _queue(self, user: int, chat: int, make_task: Callable[[StatusMessage], ChatTask], lane: str) -> None:
-        """Queue a job with its status message, which then shows the place, the progress and the outcome."""
+    def _queue(self, user: int, chat: int, lane: str, kind: str, payload: dict) -> None:
+        """Journal a job, then tell the user with its status message (which then shows the place, the
+        progress and the outcome), then queue it; or say why it cannot be taken now."""
         if self._tell_if_busy(user, chat):
             return
-        sent = self.telegram.send_message(chat, texts.queued(0))
-        status = StatusMessage(self.telegram, chat, sent.message_id, self.config.progress_interval)
-        task = make_task(status)
+        if (wait := self._rate_wait(user)) is not None:
+            say(self.telegram, chat, texts.rate_limited(self.config.jobs_per_hour, wait))
+            return
         try:
-            job, position = self.queue.submit(user, task, lane)
+            self.runner.admit(user, lane)
         except AlreadyQueued as exc:
-            status.show(texts.already_queued(exc.position))
+            say(self.telegram, chat, texts.already_queued(exc.position))
+            return
         except QueueFull:
-            status.show(texts.QUEUE_FULL)
+            say(self.telegram, chat, texts.QUEUE_FULL)
+            return
+        record = self.store.journal.add(user, chat, lane, kind, payload)
+        try:
+            sent = self.telegram.send_message(chat, texts.queued(0))
+        except (ApiException, RequestException) as exc:
+            log.warning("could not tell chat %d its job is queued: %s", chat, exc)  # its worker will
         else:
-            if position:
-                task.moved(job, position)
+            self.store.journal.set_status_message(record.id, sent.message_id)
+            record = dataclasses.replace(record, status_message_id=sent.message_id)
+        self.runner.submit(record)
+
+    def _rate_wait(self, user: int) -> float | None:
+        """Seconds until `user` may queue another job under the jobs-per-hour limit; None: now."""
+        if not self.config.jobs_per_hour:
+            return None
+        now = time.time()
+        recent = sorted(self.store.journal.created_since(user, now - HOUR))
+        if len(recent) < self.config.jobs_per_hour:
+            return None
+        return recent[-self.config.jobs_per_hour] + HOUR - now
+
+
+def _private_folder(folder: os.PathLike) -> None:
+    """The jobs' temporary folder, readable by this user only, emptied of what crashed jobs left."""
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    for leftover in os.scandir(folder):
+        if leftover.is_dir(follow_symlinks=False):
+            shutil.rmtree(leftover.path, ignore_errors=True)
+        else:
+            os.unlink(leftover.path)

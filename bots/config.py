@@ -13,7 +13,6 @@ from typing import TypeVar
 
 from telebot import apihelper
 
-from transfer.strips import STRIP_PIXELS
 
 __all__ = ["BotConfig", "ConfigError", "PUBLIC_DOWNLOAD_LIMIT", "SELF_HOSTED_DOWNLOAD_LIMIT", "use_api_server"]
 
@@ -61,6 +60,15 @@ def _sizes(env: Mapping[str, str]) -> tuple[int, ...]:
     return sizes
 
 
+def _admins(env: Mapping[str, str]) -> frozenset[int]:
+    text = env.get("STYLEBOT_ADMINS", "").strip()
+    try:
+        return frozenset(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ConfigError(f"STYLEBOT_ADMINS must be comma-separated Telegram user ids such as 12345,67890, "
+                          f"not {text!r}") from None
+
+
 def _token(env: Mapping[str, str]) -> str:
     token = env.get("BOT_TOKEN", "").strip()
     if not token:
@@ -87,14 +95,23 @@ class BotConfig:
     progress_interval: float = 3.0  # seconds between two edits of a progress message
     update_threads: int = 4  # threads answering chat updates (commands, buttons, photo checks)
     compute_threads: int | None = None  # CPU threads per running job; None: torch's default (all cores)
-    strip_pixels: int = STRIP_PIXELS  # pixels a style job computes at once: smaller uses less memory, slower
+    strip_pixels: int | None = None  # pixels a style job computes at once; None: from the memory limit
     weights_dir: Path | None = None  # None: STYLEBOT_WEIGHTS_DIR or the weights package
-    temp_dir: Path | None = None  # parent of the per-job temporary folders; None: the system's
+    data_dir: Path = Path("data")  # the database (settings, conversations, results, job journal)
+    temp_dir: Path | None = None  # private folder of the jobs' files; None: `tmp` in the data folder
+    result_days: float = 7.0  # how long the buttons under a result keep working
+    jobs_per_hour: int = 30  # per user (0: no limit)
+    admins: frozenset[int] = frozenset()  # Telegram user ids that get /stats
+    delivery_patience: float = 300.0  # seconds a result's delivery is retried through Telegram's errors
+    telegram_timeout: float = 60.0  # seconds to wait for an answer to one Bot API call
+    memory_limit: int | None = None  # bytes the bot may use (setting, else cgroup); sizes Gatys strips and tiles
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         if self.default_size not in self.sizes:
             object.__setattr__(self, "sizes", tuple(sorted({*self.sizes, self.default_size})))
+        if self.temp_dir is None:
+            object.__setattr__(self, "temp_dir", self.data_dir / "tmp")
 
     @property
     def download_limit(self) -> int:
@@ -104,6 +121,8 @@ class BotConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BotConfig:
         """Settings from `env` (default: os.environ); raises `ConfigError` with a one-line message."""
+        from bots.budget import memory_limit  # it raises ConfigError: imported here, not at the top
+
         env = os.environ if env is None else env
         sizes = _sizes(env)
         default_size = _number(env, "STYLEBOT_SIZE", 384 if 384 in sizes else sizes[len(sizes) // 2], 32)
@@ -118,6 +137,7 @@ class BotConfig:
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}")
         weights = env.get("STYLEBOT_WEIGHTS_DIR", "").strip()
         temp = env.get("STYLEBOT_TMP_DIR", "").strip()
+        data = env.get("STYLEBOT_DATA_DIR", "").strip() or "data"
         return cls(
             token=_token(env),
             api_url=api_url,
@@ -129,9 +149,16 @@ class BotConfig:
             progress_interval=_number(env, "STYLEBOT_PROGRESS_INTERVAL", 3.0, 0.0, float),
             update_threads=_number(env, "STYLEBOT_UPDATE_THREADS", 4, 1),
             compute_threads=_number(env, "STYLEBOT_COMPUTE_THREADS", 0, 1) or None,
-            strip_pixels=_number(env, "STYLEBOT_STRIP_PIXELS", STRIP_PIXELS, MIN_STRIP_PIXELS),
+            strip_pixels=_number(env, "STYLEBOT_STRIP_PIXELS", 0, MIN_STRIP_PIXELS) or None,
             weights_dir=Path(weights).expanduser() if weights else None,
+            data_dir=Path(data).expanduser(),
             temp_dir=Path(temp).expanduser() if temp else None,
+            result_days=_number(env, "STYLEBOT_RESULT_DAYS", 7.0, 0.01, float),
+            jobs_per_hour=_number(env, "STYLEBOT_JOBS_PER_HOUR", 30, 0),
+            admins=_admins(env),
+            delivery_patience=_number(env, "STYLEBOT_DELIVERY_PATIENCE", 300.0, 0.0, float),
+            telegram_timeout=_number(env, "STYLEBOT_TELEGRAM_TIMEOUT", 60.0, 1.0, float),
+            memory_limit=memory_limit(env),
             log_level=level,
         )
 

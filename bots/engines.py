@@ -7,7 +7,6 @@ are the real ones.
 """
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Protocol
 import torch
 from PIL import Image
 
-from superres import Upscaler
+from bots.backbone import Backbone
+from superres import DEFAULT_TILE, Upscaler
 from superres.srgan import srgan_x4
 from transfer import StyleTransfer, TransferSettings
 from transfer.images import ImageSource
@@ -24,7 +24,7 @@ from transfer.instant import InstantStylizer
 from transfer.progress import CancelCheck, ProgressCallback
 from transfer.strips import STRIP_PIXELS
 
-__all__ = ["Backbone", "StyleEngine", "InstantEngine", "UpscaleEngine", "Engines", "load_engines",
+__all__ = ["Backbone", "StyleEngine", "load_style_engine", "InstantEngine", "UpscaleEngine", "Engines", "load_engines",
            "set_compute_threads"]
 
 
@@ -54,44 +54,36 @@ class UpscaleEngine(Protocol):
                 cancel: CancelCheck | None = None) -> Image.Image: ...
 
 
-class Backbone(enum.Enum):
-    """The networks a bot can paint with; the value is the short key used in buttons and settings."""
-
-    VGG19 = "vgg19"
-    RESNET50 = "resnet50"
-
-    @property
-    def label(self) -> str:
-        return {"vgg19": "VGG19", "resnet50": "ResNet50"}[self.value]
-
-    def load(self, weights_dir: Path | None = None, strip_pixels: int = STRIP_PIXELS) -> StyleEngine:
-        """The real engine with its pretrained weights (raises `weights.WeightsError` if a file is missing);
-        `strip_pixels` trades its memory for time (`transfer.strips`)."""
-        if self is Backbone.VGG19:
-            return StyleTransfer.vgg19(weights_dir, strip_pixels=strip_pixels)
-        return StyleTransfer.resnet50(weights_dir, strip_pixels=strip_pixels)
+def load_style_engine(backbone: Backbone, weights_dir: Path | None = None,
+                      strip_pixels: int = STRIP_PIXELS) -> StyleEngine:
+    """The real engine with its pretrained weights (raises `weights.WeightsError` if a file is missing);
+    `strip_pixels` trades its memory for time (`transfer.strips`)."""
+    if backbone is Backbone.VGG19:
+        return StyleTransfer.vgg19(weights_dir, strip_pixels=strip_pixels)
+    return StyleTransfer.resnet50(weights_dir, strip_pixels=strip_pixels)
 
 
 @dataclass(frozen=True)
 class Engines:
-    """What a bot computes with: one style engine per backbone it offers, the instant styles every bot
-    offers, and the upscaler if it has one."""
+    """What a worker computes with: one style engine per backbone its bot offers, the instant styles, and
+    the upscaler if the bot has one; a worker of one lane loads only that lane's (None for the others)."""
 
     styles: Mapping[Backbone, StyleEngine]
-    instant: InstantEngine
+    instant: InstantEngine | None
     upscaler: UpscaleEngine | None = None
 
 
 def load_engines(backbones: tuple[Backbone, ...], upscaling: bool, weights_dir: Path | None = None,
-                 strip_pixels: int = STRIP_PIXELS) -> Engines:
-    """Load every network once (seconds), before the bot starts answering, so a missing file stops the
-    start rather than a user's job."""
-    styles = {backbone: backbone.load(weights_dir, strip_pixels) for backbone in backbones}
-    upscaler = Upscaler(srgan_x4(weights_dir)) if upscaling else None
-    instant = InstantStylizer(weights_dir)
-    for style in instant.styles:
-        instant.network(style)
-    return Engines(styles, instant, upscaler)
+                 strip_pixels: int = STRIP_PIXELS, tile: int = DEFAULT_TILE, instant: bool = True) -> Engines:
+    """Load every network once (seconds), before the worker takes jobs, so a missing file stops the
+    start rather than a user's job; `strip_pixels` and `tile` bound the memory of a Gatys job and of an
+    upscaling (`bots.budget`)."""
+    styles = {backbone: load_style_engine(backbone, weights_dir, strip_pixels) for backbone in backbones}
+    upscaler = Upscaler(srgan_x4(weights_dir), tile=tile) if upscaling else None
+    stylizer = InstantStylizer(weights_dir) if instant else None
+    for style in stylizer.styles if stylizer else ():
+        stylizer.network(style)
+    return Engines(styles, stylizer, upscaler)
 
 
 def set_compute_threads(count: int) -> None:

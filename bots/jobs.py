@@ -110,21 +110,23 @@ class JobQueue:
                 lane.threads.append(thread)
                 thread.start()
 
-    def submit(self, owner: int, task: Task, lane: str) -> tuple[Job, int]:
+    def admit(self, owner: int, lane: str) -> None:
+        """Raise what `submit` would raise for a new job of `owner` in `lane` (AlreadyQueued, QueueFull,
+        RuntimeError), without queueing anything: a job is journalled only once it will be taken."""
+        with self._cond:
+            self._check(owner, self._lanes[lane])
+
+    def submit(self, owner: int, task: Task, lane: str, force: bool = False) -> tuple[Job, int]:
         """Queue `task` for `owner`; returns the job and its place (0: a worker takes it right away).
 
-        Raises `AlreadyQueued` if the owner has a job, `QueueFull` if the lane is full, and
-        RuntimeError after `shutdown`.
+        Raises `AlreadyQueued` if the owner has a job, `QueueFull` if the lane is full (unless `force`:
+        a job resumed after a restart was accepted before and is never refused), and RuntimeError after
+        `shutdown`.
         """
         with self._cond:
-            if self._closed:
-                raise RuntimeError("the job queue is shut down")
-            if (current := self._active.get(owner)) is not None:
-                raise AlreadyQueued(current, self._position(current))
             line = self._lanes[lane]
+            self._check(owner, line, force)
             idle = line.workers - self._running_in(line)
-            if len(line.waiting) >= line.limit + max(0, idle):
-                raise QueueFull(lane)
             job = Job(next(self._ids), owner, lane, task)
             line.waiting.append(job)
             self._active[owner] = job
@@ -133,6 +135,11 @@ class JobQueue:
             self._cond.notify_all()
         log.info("job %d queued for user %d in lane %s (place %d)", job.id, owner, lane, position)
         return job, position
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        """Per lane: (jobs waiting, jobs running)."""
+        with self._cond:
+            return {name: (len(lane.waiting), self._running_in(lane)) for name, lane in self._lanes.items()}
 
     def active(self, owner: int) -> tuple[Job, int] | None:
         """The owner's job and its place (0: running), or None."""
@@ -168,6 +175,15 @@ class JobQueue:
                 thread.join(timeout)
 
     # ---- internals (called with the lock held unless said otherwise) ------------------------------------
+    def _check(self, owner: int, line: _Lane, force: bool = False) -> None:
+        if self._closed:
+            raise RuntimeError("the job queue is shut down")
+        if (current := self._active.get(owner)) is not None:
+            raise AlreadyQueued(current, self._position(current))
+        idle = line.workers - self._running_in(line)
+        if not force and len(line.waiting) >= line.limit + max(0, idle):
+            raise QueueFull(line.name)
+
     def _running_in(self, lane: _Lane) -> int:
         return sum(1 for job in self._active.values() if job.lane == lane.name and job.state is JobState.RUNNING)
 

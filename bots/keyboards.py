@@ -8,7 +8,7 @@ from telebot.custom_filters import AdvancedCustomFilter
 from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 
 from bots import texts
-from bots.engines import Backbone
+from bots.backbone import Backbone
 from bots.settings import ASK, STRENGTHS, UserSettings
 from bots.styles import BUILTIN_STYLES, instant_title
 
@@ -60,7 +60,7 @@ def backbone_keyboard(backbones: Sequence[Backbone]) -> InlineKeyboardMarkup:
 
 def result_keyboard(result: int, painted: Backbone | None, backbones: Sequence[Backbone],
                     upscaling: bool) -> InlineKeyboardMarkup:
-    """Under a single result (number `result` in the ResultMemory): a new style; for a Gatys result
+    """Under a single result (number `result` in the store's results): a new style; for a Gatys result
     (`painted` with a backbone) on bots with several, the others and a comparison; upscaling where the
     bot has it. An instant result (`painted` None) has no style picture to paint again."""
     def button(text: str, action: str, backbone: Backbone | None = painted) -> InlineKeyboardButton:

@@ -18,6 +18,7 @@ from telebot.types import Message
 
 from bots import texts
 from bots.config import PUBLIC_DOWNLOAD_LIMIT
+from bots.delivery import Delivery
 from transfer.images import ImageError, load_image
 
 __all__ = ["Unusable", "is_image_document", "download", "checked_picture", "wrong_kind", "jpeg"]
@@ -49,19 +50,22 @@ def is_image_document(message: Message) -> bool:
     return (document.mime_type or "").startswith("image/") or name.endswith(IMAGE_EXTENSIONS)
 
 
-def download(bot: TeleBot, file_id: str, limit: int, size: int | None = None) -> bytes:
-    """The file's bytes, or Unusable: over `limit` (checked before asking when `size` is known), refused
-    as too big by the server, or not downloadable."""
+def download(bot: TeleBot, file_id: str, limit: int, size: int | None = None,
+             delivery: Delivery | None = None) -> bytes:
+    """The file's bytes, or Unusable: over `limit` (checked before asking when `size` is known, from the
+    message, then from getFile's answer), refused as too big by the server, or not downloadable (after
+    `delivery`'s retries of Telegram's passing errors: 429, 5xx, resets, timeouts)."""
     if size is not None and size > limit:
         raise Unusable(texts.too_big(size, limit))
+    retry = delivery or Delivery(patience=0)
     try:
-        info = bot.get_file(file_id)
+        info = retry.call(f"file {file_id}'s path", lambda: bot.get_file(file_id))
         if info.file_size is not None and info.file_size > limit:
             raise Unusable(texts.too_big(info.file_size, limit))
         local = Path(info.file_path)
         if local.is_absolute() and local.is_file():
             return local.read_bytes()
-        return bot.download_file(info.file_path)
+        return retry.call(f"file {file_id}", lambda: bot.download_file(info.file_path))
     except ApiTelegramException as exc:
         if "file is too big" in (exc.description or ""):  # the server's own limit: Telegram's, presumably
             raise Unusable(texts.too_big(size, min(limit, PUBLIC_DOWNLOAD_LIMIT))) from None
@@ -72,7 +76,7 @@ def download(bot: TeleBot, file_id: str, limit: int, size: int | None = None) ->
         raise Unusable(texts.DOWNLOAD_FAILED) from None
 
 
-def checked_picture(bot: TeleBot, message: Message, limit: int) -> str:
+def checked_picture(bot: TeleBot, message: Message, limit: int, delivery: Delivery | None = None) -> str:
     """The file id of the picture a photo or image-file message carries (the largest photo size, or the
     file at full resolution), once downloaded and accepted by the engines' own loader; else Unusable."""
     if message.photo:
@@ -80,7 +84,7 @@ def checked_picture(bot: TeleBot, message: Message, limit: int) -> str:
     else:
         file_id, size = message.document.file_id, message.document.file_size
     try:
-        load_image(download(bot, file_id, limit, size))
+        load_image(download(bot, file_id, limit, size, delivery))
     except ImageError as exc:
         raise Unusable(texts.refused_image(str(exc))) from None
     return file_id

@@ -1,8 +1,9 @@
 """A job's status message: one chat message edited in place (queue place, progress bar, outcome).
 
 Telegram limits edits (about one per second per chat, fewer in bursts), so progress edits are spaced
-by `interval` seconds; a 429 answer pushes the next edit past its retry-after. A failed edit never
-fails the job: the picture matters more than the bar.
+by `interval` seconds; a 429 answer pushes the next edit past its retry-after. A failed progress edit
+never fails or blocks the job: the picture matters more than the bar. The final status ("done", "not
+finished") is what the user waits for, so `final` retries it through the delivery policy.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from telebot import TeleBot
 from telebot.apihelper import ApiException, ApiTelegramException
 
 from bots import texts
+from bots.delivery import Delivery
 from bots.media import jpeg
 
 __all__ = ["progress_bar", "StatusMessage", "Sketch"]
@@ -33,12 +35,14 @@ def progress_bar(fraction: float) -> str:
 
 
 class StatusMessage:
-    """Edits message `message_id` in `chat_id`; thread-safe (workers and the queue both update it)."""
+    """Edits message `message_id` in `chat_id` (None: sends one on the first `final`, e.g. when the
+    queued notice could not be sent); thread-safe (workers and the queue both update it)."""
 
-    def __init__(self, bot: TeleBot, chat_id: int, message_id: int, interval: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, bot: TeleBot, chat_id: int, message_id: int | None, interval: float,
+                 clock: Callable[[], float] = time.monotonic, delivery: Delivery | None = None) -> None:
         self.bot, self.chat_id, self.message_id = bot, chat_id, message_id
         self.interval, self.clock = interval, clock
+        self.delivery = delivery or Delivery()
         self._lock = threading.Lock()
         self._text = ""
         self._next_edit = 0.0  # clock time before which throttled edits are skipped
@@ -48,7 +52,7 @@ class StatusMessage:
         """Replace the text; unless `force`, skipped while the last edit is under `interval` old."""
         with self._lock:
             now = self.clock()
-            if self._gone or text == self._text or (not force and now < self._next_edit):
+            if self._gone or self.message_id is None or text == self._text or (not force and now < self._next_edit):
                 return
             try:
                 self.bot.edit_message_text(text, self.chat_id, self.message_id)
@@ -60,6 +64,28 @@ class StatusMessage:
                 return
             self._text = text
             self._next_edit = now + self.interval
+
+    def final(self, text: str) -> None:
+        """The outcome, retried until Telegram takes it (a new message if there is none to edit)."""
+        with self._lock:
+            if text == self._text:
+                return
+            try:
+                if self.message_id is None or self._gone:
+                    self.message_id = self.delivery.call("a status message", lambda: self.bot.send_message(
+                        self.chat_id, text)).message_id
+                    self._gone = False
+                else:
+                    self.delivery.call("a status message", lambda: self.bot.edit_message_text(
+                        text, self.chat_id, self.message_id))
+            except ApiTelegramException as exc:
+                if "message is not modified" not in (exc.description or ""):
+                    log.warning("could not show the outcome in chat %d: %s", self.chat_id, exc.description)
+                return
+            except (ApiException, RequestException) as exc:
+                log.warning("could not show the outcome in chat %d: %s", self.chat_id, exc)
+                return
+            self._text = text
 
     def progress(self, title: str, fraction: float) -> None:
         """`title` over a progress bar, throttled."""

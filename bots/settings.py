@@ -1,18 +1,20 @@
 """Per-user preferences (/settings): how strong the style is, how big the result, whose colours, which network.
 
 Kept apart from the conversation state, so /cancel and /start, which reset the conversation, keep them.
-They live in memory: a restart brings everyone back to the defaults.
+They live in the store (`bots.store`), so a restart keeps them too.
 """
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bots.engines import Backbone
-from transfer import TransferSettings
+from bots.backbone import Backbone
 
-__all__ = ["UserSettings", "SettingsStore", "STRENGTHS", "INSTANT_STRENGTHS", "ASK", "button_change"]
+if TYPE_CHECKING:
+    from transfer import TransferSettings
+
+__all__ = ["UserSettings", "STRENGTHS", "INSTANT_STRENGTHS", "ASK", "button_change"]
 
 # The user picks a word; the engine gets a multiplier of its preset's style weight.
 STRENGTHS = {"soft": 0.3, "normal": 1.0, "strong": 3.0}
@@ -31,6 +33,8 @@ class UserSettings:
 
     def transfer_settings(self, steps: int | None) -> TransferSettings:
         """What the engine gets; `steps` is the bot's setting (None: the backbone's preset)."""
+        from transfer import TransferSettings  # the worker's side: the chat process never loads torch
+
         return TransferSettings(size=self.size, steps=steps, style_strength=STRENGTHS[self.strength],
                                 keep_colors=self.keep_colors)
 
@@ -38,26 +42,6 @@ class UserSettings:
     def instant_strength(self) -> float:
         """The share of the painting in an instant style's result."""
         return INSTANT_STRENGTHS[self.strength]
-
-
-class SettingsStore:
-    """Every user's settings, starting from `defaults`; safe to use from any thread."""
-
-    def __init__(self, defaults: UserSettings) -> None:
-        self.defaults = defaults
-        self._settings: dict[int, UserSettings] = {}
-        self._lock = threading.Lock()
-
-    def get(self, user_id: int) -> UserSettings:
-        with self._lock:
-            return self._settings.get(user_id, self.defaults)
-
-    def change(self, user_id: int, **changes: object) -> UserSettings:
-        """Store `changes` (fields of UserSettings) for the user and return the new settings."""
-        with self._lock:
-            updated = replace(self._settings.get(user_id, self.defaults), **changes)
-            self._settings[user_id] = updated
-            return updated
 
 
 def button_change(name: str, value: str, sizes: Sequence[int],

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from transfer.instant import InstantStyle
+from transfer.instant_styles import InstantStyle
 
-__all__ = ["BuiltinStyle", "BUILTIN_STYLES", "builtin_style", "instant_title"]
+__all__ = ["BuiltinStyle", "BUILTIN_STYLES", "INSTANT_STYLES", "builtin_style", "instant_title"]
 
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
 
@@ -32,6 +32,9 @@ BUILTIN_STYLES = (
     BuiltinStyle("waves", "🌊 Waves"),
     BuiltinStyle("cubist", "🔶 Cubist"),
 )
+
+
+INSTANT_STYLES = tuple(style.key for style in InstantStyle)  # in display order
 
 
 def builtin_style(key: str) -> BuiltinStyle | None:

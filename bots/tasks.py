@@ -1,136 +1,179 @@
-"""The jobs the bots queue, run on worker threads: fetch the pictures, run the workflow, send the result.
+"""The jobs, as a worker runs them: fetch the pictures, run the workflow, deliver the result.
 
-Every outcome reaches the user: the result, or a plain-words reason (a refused picture, a download that
-failed, a cancellation, a restart, or an unexpected error, which is also logged with its traceback).
-A job's files live in its own temporary folder, deleted when the job ends whatever the outcome.
+A job is a record of the journal (`bots.store.JobRecord`): its kind, its chat and what it asks for, so
+that any worker process can run it again after a crash or a restart. Every outcome reaches the user:
+the result, or a plain-words reason (a refused picture, a download that failed, a cancellation, or an
+unexpected error, which is also logged with its traceback). What the user waits for (the result, the
+final status, the reason) is delivered through the retry policy (`bots.delivery`), and the journal
+says "delivered" the moment Telegram took the result, so a crash after it never paints it twice.
+A job's files live in its own private folder, deleted when the job ends whatever the outcome.
 """
 from __future__ import annotations
 
 import io
 import logging
-import tempfile
+import shutil
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from PIL import Image
+from requests import RequestException
 from telebot import TeleBot
+from telebot.apihelper import ApiException
 from telebot.types import InputMediaPhoto
 
 from bots import texts
+from bots.backbone import Backbone
 from bots.config import BotConfig
-from bots.conversation import Remembered, ResultMemory
-from bots.engines import Backbone
-from bots.jobs import CancelReason, Job, JobState
+from bots.conversation import Remembered
+from bots.delivery import Delivery
+from bots.jobs import CancelReason
 from bots.keyboards import compared_keyboard, result_keyboard, style_keyboard
 from bots.media import Unusable, download, jpeg
 from bots.progress import Sketch, StatusMessage
+from bots.store import JobJournal, JobRecord, JobStatus, ResultStorage
+from bots.store.codec import decode_request
 from bots.styles import instant_title
-from bots.telegram_calls import say
 from bots.workflow import InstantRequest, Painting, PaintRequest, TransferWorkflow
 from transfer.images import ImageError
 from transfer.progress import Cancelled, check_cancel
 
-__all__ = ["Services", "ChatTask", "PaintTask", "InstantTask", "UpscaleTask"]
+__all__ = ["Services", "Stop", "run_job", "job_folder", "ChatTask", "PaintTask", "InstantTask", "UpscaleTask"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Services:
-    """What jobs need from their bot."""
+    """What jobs need from the worker that runs them."""
 
     telegram: TeleBot
     workflow: TransferWorkflow
-    results: ResultMemory
+    results: ResultStorage
+    journal: JobJournal
     config: BotConfig
+    delivery: Delivery
     backbones: tuple[Backbone, ...]
     upscaling: bool
     instant_styles: tuple[str, ...]
 
 
+class Stop(Protocol):
+    """A job's cancel check (`bots.jobs.Job` is one): set by /cancel, or by a shutdown, after which the
+    job is left "running" in the journal to be resumed by the next start."""
+
+    cancel_reason: CancelReason | None
+
+    def cancelled(self) -> bool: ...
+
+
+def job_folder(temp_dir: Path, job_id: int) -> Path:
+    """The private folder of a job's files (the supervisor removes it too when a worker dies)."""
+    return temp_dir / f"job-{job_id}"
+
+
+def run_job(record: JobRecord, services: Services, stop: Stop) -> JobStatus | None:
+    """Run a journalled job to its end; returns its final status, or None when a shutdown stopped it."""
+    task = {"paint": PaintTask, "instant": InstantTask, "upscale": UpscaleTask}[record.kind](services, record)
+    return task.run(stop)
+
+
 class ChatTask(ABC):
     """A job for one chat, reporting through its status message; subclasses do the `work`."""
 
-    def __init__(self, services: Services, chat_id: int, status: StatusMessage) -> None:
-        self.services, self.chat_id, self.status = services, chat_id, status
+    def __init__(self, services: Services, record: JobRecord) -> None:
+        self.services, self.record, self.chat_id = services, record, record.chat_id
+        self.status = StatusMessage(services.telegram, record.chat_id, record.status_message_id,
+                                    services.config.progress_interval, delivery=services.delivery)
 
     @abstractmethod
-    def work(self, job: Job, folder: Path) -> None:
-        """The job itself; its files go in `folder`, which is deleted afterwards."""
+    def work(self, stop: Stop, folder: Path) -> None:
+        """The job itself, up to the delivery of its result; its files go in `folder`."""
 
-    def moved(self, job: Job, position: int) -> None:
-        if job.state is JobState.QUEUED:
-            self.status.show(texts.queued(position))
-
-    def dropped(self, job: Job) -> None:
-        self._stopped(job)
-
-    def run(self, job: Job) -> None:
+    def run(self, stop: Stop) -> JobStatus | None:
         started = time.perf_counter()
+        folder = job_folder(self.services.config.temp_dir, self.record.id)
+        shutil.rmtree(folder, ignore_errors=True)  # what an earlier, crashed attempt left
+        folder.mkdir(mode=0o700, parents=True)
         try:
-            with tempfile.TemporaryDirectory(prefix="stylebot-job-", dir=self.services.config.temp_dir) as folder:
-                check_cancel(job.cancelled)
-                self.work(job, Path(folder))
+            check_cancel(stop.cancelled)
+            self.work(stop, folder)
         except Cancelled:
-            self._stopped(job)
+            if stop.cancel_reason is CancelReason.SHUTDOWN:
+                return None
+            return self._end(JobStatus.CANCELLED, texts.CANCELLED)
         except Unusable as exc:
-            self._failed(str(exc))
+            return self._failed(str(exc))
         except ImageError as exc:
-            self._failed(texts.refused_image(str(exc)))
+            return self._failed(texts.refused_image(str(exc)))
         except Exception:
-            log.exception("job %d for chat %d failed", job.id, self.chat_id)
-            self._failed(texts.JOB_FAILED)
-        else:
-            self.status.show(texts.done(time.perf_counter() - started))
+            log.exception("job %d for chat %d failed", self.record.id, self.chat_id)
+            return self._failed(texts.JOB_FAILED)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return self._end(JobStatus.DELIVERED, texts.done(time.perf_counter() - started))
+
+    def deliver(self, what: str, send: Callable[[], T]) -> T:
+        """A Bot API call that delivers what the user waits for, retried (`bots.delivery`)."""
+        return self.services.delivery.call(f"{what} to chat {self.chat_id}", send)
 
     def fetch_to(self, file_id: str, path: Path) -> Path:
         """Download a picture of the chat into the job's folder (raises Unusable)."""
-        path.write_bytes(download(self.services.telegram, file_id, self.services.config.download_limit))
+        path.write_bytes(download(self.services.telegram, file_id, self.services.config.download_limit,
+                                  delivery=self.services.delivery))
         return path
 
     def send_result(self, image: Image.Image, caption: str, request: PaintRequest | InstantRequest,
                     painted: Backbone | None = None) -> None:
-        """One result picture with its buttons, which find `request` in the ResultMemory."""
+        """One result picture with its buttons, which find `request` in the result memory."""
         s = self.services
         number = s.results.remember(Remembered(self.chat_id, request))
-        s.telegram.send_photo(self.chat_id, jpeg(image), caption=caption,
-                              reply_markup=result_keyboard(number, painted, s.backbones, s.upscaling))
+        data = jpeg(image)
+        self.deliver("a result", lambda: s.telegram.send_photo(
+            self.chat_id, data, caption=caption, reply_markup=result_keyboard(number, painted, s.backbones,
+                                                                              s.upscaling)))
 
     def send_album(self, pictures: list[tuple[Image.Image, str]]) -> list[str]:
         """Captioned pictures as one album; returns their file ids, in order."""
-        album = [InputMediaPhoto(jpeg(image), caption=caption) for image, caption in pictures]
-        return [m.photo[-1].file_id for m in self.services.telegram.send_media_group(self.chat_id, album)]
+        encoded = [(jpeg(image), caption) for image, caption in pictures]
+        sent = self.deliver("an album", lambda: self.services.telegram.send_media_group(
+            self.chat_id, [InputMediaPhoto(data, caption=caption) for data, caption in encoded]))
+        return [m.photo[-1].file_id for m in sent]
 
-    def _stopped(self, job: Job) -> None:
-        if job.cancel_reason is CancelReason.SHUTDOWN:
-            self._failed(texts.SHUTDOWN)
-        else:
-            self.status.show(texts.CANCELLED)
+    def _end(self, status: JobStatus, text: str) -> JobStatus:
+        """Journal the outcome, then show it (only once, whoever of a worker or its supervisor ends it)."""
+        if self.services.journal.finish(self.record.id, status):
+            self.status.final(text)
+        return status
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, message: str) -> JobStatus:
         """Say why, in a new message (so the user is notified), and close the status message."""
-        self.status.show(texts.NOT_FINISHED)
-        say(self.services.telegram, self.chat_id, message)
+        if self.services.journal.finish(self.record.id, JobStatus.FAILED):
+            self.status.final(texts.NOT_FINISHED)
+            try:
+                self.deliver("a notice", lambda: self.services.telegram.send_message(self.chat_id, message))
+            except (ApiException, RequestException) as exc:
+                log.warning("could not tell chat %d why its job failed: %s", self.chat_id, exc)
+        return JobStatus.FAILED
 
 
 class PaintTask(ChatTask):
     """Paint a request with one backbone (a photo with buttons) or several (an album and a follow-up)."""
 
-    def __init__(self, services: Services, chat_id: int, status: StatusMessage, request: PaintRequest) -> None:
-        super().__init__(services, chat_id, status)
-        self.request = request
-
-    def work(self, job: Job, folder: Path) -> None:
-        request = self.request
+    def work(self, stop: Stop, folder: Path) -> None:
+        request = decode_request(self.record.payload["request"])
         content = self.fetch_to(request.content, folder / "content")
         style = (request.style.builtin_path() if request.style.builtin
                  else self.fetch_to(request.style.file_id or "", folder / "style"))
         sketch = Sketch(self.services.telegram, self.chat_id)
         try:
             paintings = self.services.workflow.paint(content, style, request.backbones, request.settings,
-                                                     self.status.progress, job.cancelled, sketch.show)
+                                                     self.status.progress, stop.cancelled, sketch.show)
         finally:
             sketch.remove()  # the result (or the reason there is none) takes its place
         if len(paintings) == 1:
@@ -138,49 +181,44 @@ class PaintTask(ChatTask):
             self.send_result(painting.image, texts.result_caption(painting.backbone.label, painting.seconds),
                              request, painting.backbone)
         else:
-            self._send_comparison(paintings)
+            self._send_comparison(request, paintings)
 
-    def _send_comparison(self, paintings: list[Painting]) -> None:
+    def _send_comparison(self, request: PaintRequest, paintings: list[Painting]) -> None:
         s = self.services
         sent = self.send_album([(p.image, texts.result_caption(p.backbone.label, p.seconds)) for p in paintings])
         pictures = {p.backbone: file_id for p, file_id in zip(paintings, sent)}
-        number = s.results.remember(Remembered(self.chat_id, self.request, pictures))
-        s.telegram.send_message(self.chat_id, texts.COMPARED,
-                                reply_markup=compared_keyboard(number, s.backbones, s.upscaling))
+        number = s.results.remember(Remembered(self.chat_id, request, pictures))
+        self.deliver("the comparison's buttons", lambda: s.telegram.send_message(
+            self.chat_id, texts.COMPARED, reply_markup=compared_keyboard(number, s.backbones, s.upscaling)))
 
 
 class InstantTask(ChatTask):
     """Paint a photo in one instant style (a photo with buttons), or in all of them as a preview (an album,
     then the styles to pick from: the draft is still waiting for its style)."""
 
-    def __init__(self, services: Services, chat_id: int, status: StatusMessage, request: InstantRequest) -> None:
-        super().__init__(services, chat_id, status)
-        self.request = request
-
-    def work(self, job: Job, folder: Path) -> None:
-        content = self.fetch_to(self.request.content, folder / "content")
-        paintings = self.services.workflow.stylize(content, self.request.styles, self.request.settings,
-                                                   self.status.progress, job.cancelled)
+    def work(self, stop: Stop, folder: Path) -> None:
+        request = decode_request(self.record.payload["request"])
+        content = self.fetch_to(request.content, folder / "content")
+        paintings = self.services.workflow.stylize(content, request.styles, request.settings,
+                                                   self.status.progress, stop.cancelled)
         captioned = [(p.image, texts.result_caption(instant_title(p.style), p.seconds)) for p in paintings]
         if len(captioned) == 1:
-            self.send_result(*captioned[0], self.request)
+            self.send_result(*captioned[0], request)
             return
         self.send_album(captioned)
-        self.services.telegram.send_message(self.chat_id, texts.PREVIEWED,
-                                            reply_markup=style_keyboard(self.services.instant_styles, preview=False))
+        keyboard = style_keyboard(self.services.instant_styles, preview=False)
+        self.deliver("the styles to pick from", lambda: self.services.telegram.send_message(
+            self.chat_id, texts.PREVIEWED, reply_markup=keyboard))
 
 
 class UpscaleTask(ChatTask):
     """SRGAN x4 on a result, sent as a PNG file so Telegram does not recompress it."""
 
-    def __init__(self, services: Services, chat_id: int, status: StatusMessage, picture: str) -> None:
-        super().__init__(services, chat_id, status)
-        self.picture = picture
-
-    def work(self, job: Job, folder: Path) -> None:
-        source = self.fetch_to(self.picture, folder / "result")
-        image = self.services.workflow.upscale(source, self.status.progress, job.cancelled)
+    def work(self, stop: Stop, folder: Path) -> None:
+        source = self.fetch_to(self.record.payload["picture"], folder / "result")
+        image = self.services.workflow.upscale(source, self.status.progress, stop.cancelled)
         buffer = io.BytesIO()
         image.save(buffer, "PNG")
-        self.services.telegram.send_document(self.chat_id, buffer.getvalue(), visible_file_name="stylebot-x4.png",
-                                             caption=texts.upscaled(image.width, image.height))
+        data, caption = buffer.getvalue(), texts.upscaled(image.width, image.height)
+        self.deliver("an upscaled picture", lambda: self.services.telegram.send_document(
+            self.chat_id, data, visible_file_name="stylebot-x4.png", caption=caption))

@@ -81,11 +81,40 @@ CANCELLING_RUNNING = "Stopping your job…"
 NOTHING_TO_CANCEL = "Nothing to cancel. Send me a photo to start."
 CANCELLED = "🛑 Cancelled."
 NOT_FINISHED = "❌ Not finished."
-SHUTDOWN = "🔧 I'm restarting for maintenance, so your request was not finished. Please send it again in a minute."
+RESUMED = "🔧 I restarted while painting your picture. No need to send anything: it's on its way."
+RESUMED_FAILED = ("😵 Sorry, I restarted twice while working on your picture and had to give up. "
+                  "Please send it again.")
+WORKER_RETRYING = "😵 My painter crashed while working on your picture. Trying once more, no need to send anything…"
+WORKER_FAILED = "😵 Sorry, my painter crashed twice on your picture, so I gave up. Please try another picture or size."
 QUEUE_FULL = "😓 I'm very busy: the queue is full. Please try again in a few minutes."
 JOB_FAILED = "😵 Sorry, something went wrong while working on your picture. It has been logged; please try again."
 EXPIRED_BUTTON = "This button has expired. Send a new photo to start again."
-FORGOTTEN_RESULT = "I no longer remember that picture. Please send your photo again."
+FORGOTTEN_RESULT = "I no longer have that picture (I keep results for {days} days). Please send your photo again."
+
+
+def forgotten_result(days: float) -> str:
+    return FORGOTTEN_RESULT.format(days=f"{days:g}")
+
+
+def rate_limited(per_hour: int, seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return (f"🐢 That's {per_hour} pictures in the last hour, the most I paint for one person. "
+            f"Please try again in {minutes} min.")
+
+
+def stats(uptime_s: float, lanes: dict[str, tuple[int, int]], counts: dict[str, int],
+          times: dict[str, tuple[float, float, int]], restarts: int, chat_mb: float,
+          workers: list[tuple[str, float | None]]) -> str:
+    """The admins' /stats: `times` maps a kind of job to (p50 s, p95 s, count) over the last 24 h."""
+    hours, rest = divmod(int(uptime_s), 3600)
+    lines = [f"📊 Up {hours} h {rest // 60} min",
+             "Lanes (waiting / running): " + ", ".join(f"{lane} {w} / {r}" for lane, (w, r) in lanes.items()),
+             "Last 24 h: " + ", ".join(f"{n} {what}" for what, n in counts.items())]
+    lines += [f"• {kind}: p50 {p50:.1f} s, p95 {p95:.1f} s ({n} jobs)" for kind, (p50, p95, n) in times.items()]
+    lines.append(f"Worker restarts: {restarts}")
+    memory = ", ".join(f"{name} {mb:.0f} MB" if mb is not None else f"{name} (down)" for name, mb in workers)
+    lines.append(f"Memory: chat {chat_mb:.0f} MB" + (f"; workers: {memory}" if memory else ""))
+    return "\n".join(lines)
 
 
 def already_queued(position: int) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from bots.base import StyleBot
-from bots.engines import Backbone
+from bots.backbone import Backbone
 
 __all__ = ["VggBot", "ResNetBot", "FullBot"]
 

@@ -11,15 +11,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from bots import texts
-from bots.engines import Backbone, Engines
+from bots.backbone import Backbone
 from bots.settings import UserSettings
 from bots.styles import builtin_style, instant_title
 from transfer.images import ImageError
 from transfer.progress import CancelCheck, Progress, ProgressCallback
+
+if TYPE_CHECKING:
+    from bots.engines import Engines
 
 __all__ = ["Style", "PaintRequest", "InstantRequest", "Painting", "InstantPainting", "TransferWorkflow",
            "StageReport", "PREVIEW_SIDE"]
@@ -108,11 +112,14 @@ class TransferWorkflow:
                 cancel: CancelCheck) -> list[InstantPainting]:
         """One picture per instant style (key), in order; several are a preview, each at most PREVIEW_SIDE
         px. Raises ImageError for refused pictures, Cancelled."""
+        if self.engines.instant is None:
+            raise RuntimeError("this worker has no instant styles")
+        instant = self.engines.instant
         side = settings.size if len(styles) == 1 else min(settings.size, PREVIEW_SIDE)
         titles = [texts.painting_instant(instant_title(key), n, len(styles)) for n, key in enumerate(styles, 1)]
 
         def run(stage: int, progress: ProgressCallback) -> Image.Image:
-            return self.engines.instant.stylize(content, styles[stage], strength=settings.instant_strength,
+            return instant.stylize(content, styles[stage], strength=settings.instant_strength,
                                                 keep_colors=settings.keep_colors, max_side=side,
                                                 progress=progress, cancel=cancel)
 

@@ -37,9 +37,11 @@ def photo_bytes(size: tuple[int, int] = (120, 90), seed: int = 0, fmt: str = "JP
 
 
 def bot_config(api: FakeBotApi, temp_dir: Path, **overrides: Any) -> BotConfig:
-    """Tiny, fast settings: 64 px results, 3 steps, the fake server as a self-hosted Bot API server."""
+    """Tiny, fast settings: 64 px results, 3 steps, the fake server as a self-hosted Bot API server, the
+    data folder beside the jobs' folder, delivery retries that give up after 20 s."""
     config = BotConfig(token=TOKEN, api_url=f"http://127.0.0.1:{api.port}", sizes=(64, 96), default_size=64,
-                       steps=3, progress_interval=0.0, temp_dir=temp_dir, workers=1, queue_limit=5)
+                       steps=3, progress_interval=0.0, temp_dir=temp_dir, data_dir=temp_dir.parent / "data",
+                       workers=1, queue_limit=5, delivery_patience=20.0, telegram_timeout=10.0)
     return replace(config, **overrides)
 
 
@@ -52,24 +54,38 @@ def engines_for(bot_class: type[StyleBot], every: Engines) -> Engines:
 class BotUnderTest:
     """A bot polling the fake server in a thread, with the folder its jobs keep their files in."""
 
-    def __init__(self, bot: StyleBot, api: FakeBotApi) -> None:
-        self.bot, self.api = bot, api
+    def __init__(self, bot: StyleBot, api: FakeBotApi, engines: Engines | None) -> None:
+        self.bot, self.api, self.engines = bot, api, engines
         self.temp_dir = bot.config.temp_dir
         self._thread = threading.Thread(target=bot.run, name="bot-under-test", daemon=True)
+        self._stopped = False
 
     @classmethod
-    def start(cls, bot_class: type[StyleBot], api: FakeBotApi, engines: Engines, temp_dir: Path,
+    def start(cls, bot_class: type[StyleBot], api: FakeBotApi, engines: Engines | None, temp_dir: Path,
               **overrides: Any) -> BotUnderTest:
-        temp_dir.mkdir(parents=True, exist_ok=True)
-        running = cls(bot_class(bot_config(api, temp_dir, **overrides), engines), api)
+        """`engines` None: the bot's own worker processes (slower to start: each loads its networks)."""
+        running = cls(bot_class(bot_config(api, temp_dir, **overrides), engines), api, engines)
+        running.bot.start()
         running._thread.start()
         return running
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self.bot.stop(timeout=30)
         self.api.end_long_polls()
         self._thread.join(timeout=10)
         assert not self._thread.is_alive(), "the bot did not stop polling"
+        self.bot.store.close()
+
+    def restart(self) -> BotUnderTest:
+        """Stop this bot and start the same one again on the same data folder (a deploy, a reboot)."""
+        self.stop()
+        running = BotUnderTest(type(self.bot)(self.bot.config, self.engines), self.api, self.engines)
+        running.bot.start()
+        running._thread.start()
+        return running
 
     @property
     def asks_backbone(self) -> bool:
@@ -129,7 +145,7 @@ class User:
 
     def waits_for_job_end(self, timeout: float = 30.0) -> None:
         """Until the user has no job in the queue (its task, temporary folder included, is over)."""
-        wait_until(lambda: self.running.bot.queue.active(self.chat_id) is None, timeout)
+        wait_until(lambda: self.running.bot.runner.active(self.chat_id) is None, timeout)
 
     # ---- the main flow, step by step --------------------------------------------------------------------
     def starts_with_photo(self, data: bytes | None = None) -> dict:

@@ -85,12 +85,21 @@ def start_bot(fake_api, bot_engines, tmp_path: Path):
 
     running = []
 
-    def start(bot_class, engines=None, **overrides):
-        bot = BotUnderTest.start(bot_class, fake_api, engines or engines_for(bot_class, bot_engines),
-                                 tmp_path / "jobs", **overrides)
+    def start(bot_class, engines=None, worker_processes=False, **overrides):
+        """`worker_processes`: compute in the bot's own supervised worker processes, as in production
+        (each loads its networks: seconds), instead of in-process with the session's engines."""
+        if not worker_processes:
+            engines = engines or engines_for(bot_class, bot_engines)
+        bot = BotUnderTest.start(bot_class, fake_api, engines, tmp_path / "jobs", **overrides)
         running.append(bot)
         return bot
 
+    def restart(bot):
+        again = bot.restart()
+        running.append(again)
+        return again
+
+    start.restart = restart
     yield start
     for bot in running:
         bot.stop()

@@ -16,8 +16,10 @@ from bot_harness import photo_bytes
 from bots import BotConfig, ConfigError, texts
 from bots.app import RedactingFormatter
 from bots.config import PUBLIC_DOWNLOAD_LIMIT, use_api_server
+from bots.settings import UserSettings
+from bots.store import JobStatus
+from bots.store.sqlite import SqliteStore
 from fake_bot_api import FakeBotApi
-from transfer.strips import STRIP_PIXELS
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "4242:SECRET-token-never-logged"
@@ -29,19 +31,25 @@ def test_settings_from_the_environment() -> None:
                                  "STYLEBOT_SIZE": "256", "STYLEBOT_STEPS": "50", "STYLEBOT_PROGRESS_INTERVAL": "1.5",
                                  "STYLEBOT_UPDATE_THREADS": "3", "STYLEBOT_COMPUTE_THREADS": "2",
                                  "STYLEBOT_STRIP_PIXELS": "16384", "STYLEBOT_WEIGHTS_DIR": "/srv/weights",
-                                 "STYLEBOT_TMP_DIR": "/srv/tmp", "LOG_LEVEL": "debug"})
+                                 "STYLEBOT_TMP_DIR": "/srv/tmp", "LOG_LEVEL": "debug", "STYLEBOT_DATA_DIR": "/srv/data",
+                                 "STYLEBOT_RESULT_DAYS": "2.5", "STYLEBOT_JOBS_PER_HOUR": "12",
+                                 "STYLEBOT_ADMINS": "11, 22", "STYLEBOT_DELIVERY_PATIENCE": "90",
+                                 "STYLEBOT_TELEGRAM_TIMEOUT": "20"})
     assert (config.api_url, config.workers, config.queue_limit, config.sizes, config.default_size, config.steps,
             config.progress_interval, config.update_threads, config.compute_threads, config.weights_dir,
-            config.strip_pixels, config.temp_dir, config.log_level) == (
+            config.strip_pixels, config.temp_dir, config.log_level, config.data_dir, config.result_days,
+            config.jobs_per_hour, config.admins, config.delivery_patience, config.telegram_timeout) == (
         "http://localhost:8081", 2, 7, (256, 512), 256, 50, 1.5, 3, 2, Path("/srv/weights"), 16384, Path("/srv/tmp"),
-        "DEBUG")
+        "DEBUG", Path("/srv/data"), 2.5, 12, frozenset({11, 22}), 90.0, 20.0)
     assert config.download_limit > PUBLIC_DOWNLOAD_LIMIT  # a self-hosted server lifts the 20 MB limit
     assert TOKEN not in repr(config)
 
     defaults = BotConfig.from_env({"BOT_TOKEN": TOKEN})
     assert (defaults.api_url, defaults.workers, defaults.queue_limit, defaults.default_size, defaults.steps,
-            defaults.progress_interval, defaults.download_limit, defaults.strip_pixels) == (
-        None, 1, 20, 384, None, 3.0, PUBLIC_DOWNLOAD_LIMIT, STRIP_PIXELS)
+            defaults.progress_interval, defaults.download_limit, defaults.strip_pixels, defaults.data_dir,
+            defaults.temp_dir, defaults.result_days, defaults.jobs_per_hour, defaults.admins) == (
+        None, 1, 20, 384, None, 3.0, PUBLIC_DOWNLOAD_LIMIT, None, Path("data"), Path("data/tmp"), 7.0, 30,
+        frozenset())  # strips: sized to the memory limit (bots.budget)
 
 
 @pytest.mark.parametrize("env, names", [
@@ -55,6 +63,8 @@ def test_settings_from_the_environment() -> None:
     ({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "localhost:8081"}, "TELEGRAM_API_URL must start with http"),
     ({"BOT_TOKEN": TOKEN, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be"),
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_STRIP_PIXELS": "100"}, "STYLEBOT_STRIP_PIXELS must be at least 4096"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_ADMINS": "me"}, "STYLEBOT_ADMINS must be comma-separated"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_JOBS_PER_HOUR": "-1"}, "STYLEBOT_JOBS_PER_HOUR must be at least 0"),
 ])
 def test_bad_settings_give_one_line_naming_the_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(ConfigError) as error:
@@ -93,7 +103,7 @@ def test_missing_weights_file_is_one_line_on_stderr(tmp_path: Path, random_resne
     """The SRGAN file has no automatic download, so its absence is reported without any network access."""
     weights = tmp_path / "weights"
     weights.mkdir()
-    for name in ("vgg19_features_0_10.pth", "resnet50_stem_layer2_0.pth"):
+    for name in ("vgg19_features_0_10.pth", "resnet50_stem_layer2_0.pth", "fast_style"):
         (weights / name).symlink_to((random_resnet_weights_dir / name).resolve())
     done = _run_script("run_full.py", {"BOT_TOKEN": TOKEN, "STYLEBOT_WEIGHTS_DIR": str(weights)}, tmp_path)
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
@@ -104,7 +114,9 @@ def test_missing_weights_file_is_one_line_on_stderr(tmp_path: Path, random_resne
 def test_run_script_with_dotenv_answers_then_stops_on_sigterm(tmp_path: Path, real_weights_dir: Path,
                                                              fake_api: FakeBotApi) -> None:
     """run_vgg.py reads BOT_TOKEN and TELEGRAM_API_URL from .env, answers a user through the fake server,
-    and on SIGTERM cancels the running job, tells its user, and exits 0; DEBUG logs never show the token."""
+    and on SIGTERM stops its workers and exits 0, leaving the running job in the journal (the next start
+    resumes it: tests/test_bots_reliability.py) rather than telling its user to send it again; DEBUG logs
+    never show the token."""
     fake_api.token = TOKEN
     (tmp_path / ".env").write_text(f"BOT_TOKEN={TOKEN}\nTELEGRAM_API_URL=http://127.0.0.1:{fake_api.port}\n")
     env = {"STYLEBOT_WEIGHTS_DIR": str(real_weights_dir), "STYLEBOT_STEPS": "100000", "STYLEBOT_SIZES": "64",
@@ -124,6 +136,8 @@ def test_run_script_with_dotenv_answers_then_stops_on_sigterm(tmp_path: Path, re
     finally:
         process.kill()
     assert process.returncode == 0, stderr
-    fake_api.wait_for_message(5, texts.SHUTDOWN)
+    assert fake_api.messages(5)[-1]["text"].startswith("🎨 Painting with VGG19"), "nobody is told to resend"
+    with SqliteStore.open(tmp_path / "data", UserSettings()) as store:
+        assert [job.status for job in store.journal.unfinished()] == [JobStatus.RUNNING]
     assert "getUpdates" in stderr and TOKEN not in stderr and "<BOT_TOKEN>" in stderr
     assert "Traceback" not in stderr

@@ -83,7 +83,7 @@ def test_an_instant_style_does_not_wait_behind_another_users_transfer(start_bot)
 
     since = hurried.taps(hurried.starts_with_photo(photo_bytes(seed=7)), "⚡ Wave")
     result = hurried.gets_photo(since, timeout=INSTANT_WAIT)
-    job, place = bot.bot.queue.active(painter.chat_id)
+    job, place = bot.bot.runner.active(painter.chat_id)
     assert job.state is JobState.RUNNING and place == 0, "the Gatys job was still running"
     assert not any(m.get("photo") for m in bot.api.messages(painter.chat_id))
     assert result["caption"].startswith("⚡ Wave — ")

@@ -99,14 +99,24 @@ def test_full_queue_is_refused_politely(start_bot) -> None:
     first.gets(texts.CANCELLED, timeout=30)
 
 
-def test_shutdown_tells_running_and_waiting_users(start_bot, fake_api) -> None:
-    """Stopping the bot (Ctrl-C, SIGTERM) cancels the running job cleanly and tells everyone waiting."""
+def test_a_restart_resumes_the_running_and_the_waiting_job(start_bot, fake_api) -> None:
+    """Stopping the bot (a deploy: Ctrl-C, SIGTERM) loses nothing: started again on the same data folder, it
+    paints the interrupted job from the start (its user told in one message) and the one waiting behind
+    it, without anyone sending anything again; the job files of the interrupted run are gone."""
     bot = start_bot(VggBot, steps=LONG_JOB)
     first, second = bot.user(801), bot.user(802)
     first.gets("🎨 Painting with", first.picks_style(first.starts_with_photo()))
     second.gets("You're #1 in the queue", second.picks_style(second.starts_with_photo(photo_bytes(seed=4))))
-    bot.stop()
-    for user in (first, second):
-        user.gets(texts.SHUTDOWN, timeout=1)
-        assert user.status_messages()[0]["text"] == texts.NOT_FINISHED
+    since = fake_api.mark()
+    bot = start_bot.restart(bot)
+    first, second = bot.user(801), bot.user(802)
+    first.gets(texts.RESUMED, since, timeout=10)
+    bot.bot.runner.cancel(first.chat_id)  # a long job: stop it, so the one behind it runs
+    first.gets(texts.CANCELLED, since, timeout=30)
+    second.gets_photo(since)
+    second.waits_for_job_end()
+    assert texts.RESUMED not in second.texts(), "a job that was only waiting was not interrupted"
+    user_messages = [m for m in fake_api.messages(801, include_user=True) + fake_api.messages(802, include_user=True)
+                     if m["from"]["id"] in (801, 802)]
+    assert len(user_messages) == 2, "nobody sent anything after the restart"
     assert bot.job_files() == []

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +27,11 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from transfer.instant_styles import InstantStyle
 from transfer.images import ImageSource, blend, fit, load_image
 from transfer.images import keep_colors as with_content_colors
 from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
-from weights import Weights, load_into
+from weights import load_into
 
 __all__ = ["InstantStyle", "InstantStylizer", "TransformerNet", "InstanceNorm", "run_network", "MAX_PIXELS"]
 
@@ -110,41 +110,6 @@ class TransformerNet(nn.Module):
             x = layer(f"res{i}_conv2", layer(f"res{i}_conv1", x), relu=False).add_(x)
         x = layer("deconv3", layer("deconv2", layer("deconv1", x)), relu=False)
         return x.tanh_().mul_(150).add_(127.5).clamp_(0, 255)
-
-
-class InstantStyle(Enum):
-    """The built-in gallery, in display order: the value is the name shown to users."""
-
-    WAVE = "Wave"
-    SCREAM = "The Scream"
-    UDNIE = "Udnie"
-    LA_MUSE = "La Muse"
-    RAIN_PRINCESS = "Rain Princess"
-    WRECK = "The Shipwreck"
-
-    @property
-    def key(self) -> str:
-        """The short name used in commands and file names, e.g. ``rain_princess``."""
-        return self.name.lower()
-
-    @property
-    def title(self) -> str:
-        return self.value
-
-    @property
-    def weights(self) -> Weights:
-        return Weights[f"FAST_STYLE_{self.name}"]
-
-    @classmethod
-    def parse(cls, name: str | InstantStyle) -> InstantStyle:
-        """The style called `name` (key or title, any case, ``-`` or ``_``), or a ValueError listing them."""
-        if isinstance(name, InstantStyle):
-            return name
-        wanted = name.strip().lower().replace("-", "_").replace(" ", "_")
-        for style in cls:
-            if wanted in (style.key, style.title.lower().replace(" ", "_")):
-                return style
-        raise ValueError(f"unknown instant style {name!r}; choose one of: {', '.join(s.key for s in cls)}")
 
 
 def _as_input(pixels: np.ndarray) -> Tensor:

@@ -24,10 +24,10 @@ from torch import Tensor
 
 from transfer.backbones import FeatureExtractor
 from transfer.losses import gram_sum, gram_sum_backward
+from transfer.presets import STRIP_PIXELS
 
-__all__ = ["Strip", "strips", "strip_grams", "strip_features", "GatysTerms"]
+__all__ = ["STRIP_PIXELS", "Strip", "strips", "strip_grams", "strip_features", "GatysTerms"]
 
-STRIP_PIXELS = 65_536  # a 256x256 image's worth: fast per pixel on a small CPU cache, small in memory
 
 
 def _malloc_trim() -> Callable[[int], int] | None:

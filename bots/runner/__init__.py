@@ -1,0 +1,84 @@
+"""Running the jobs the chat accepts, behind one small interface, so that a distributed runner (Celery
+workers) can stand beside the embedded one without touching the chat code.
+
+The chat asks a `JobRunner` whether a user may queue a job in a lane (`admit`), hands it journalled
+jobs (`submit`), asks where a user's job stands (`active`), cancels it, and reads its `stats` for
+/stats. Where the work itself runs is the runner's business: the embedded runner (`EmbeddedRunner`)
+keeps FIFO lanes in the chat process and computes in supervised worker processes (`WorkerProcesses`),
+or, for tests and debugging, in the chat process itself (`InProcess`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bots.jobs import Job
+from bots.store import JobRecord, JobStatus
+from bots.tasks import Stop
+
+__all__ = ["JobRunner", "Executor", "RunnerStats", "WorkerInfo", "WorkerLost", "WorkerSetupError"]
+
+
+class WorkerLost(Exception):
+    """The process computing a job died (killed, out of memory, a crash) before it reported the end."""
+
+
+class WorkerSetupError(Exception):
+    """A worker could not start (weights missing, data folder unusable); the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    pid: int | None
+    alive: bool
+
+
+@dataclass(frozen=True)
+class RunnerStats:
+    """For /stats: per lane (waiting, running), the workers, and how often one had to be replaced."""
+
+    lanes: Mapping[str, tuple[int, int]]
+    workers: list[WorkerInfo] = field(default_factory=list)
+    worker_restarts: int = 0
+
+
+class Executor(Protocol):
+    """Where a job's work runs."""
+
+    def start(self) -> None:
+        """Make the workers ready (raises WorkerSetupError)."""
+
+    def execute(self, record: JobRecord, stop: Stop) -> JobStatus | None:
+        """Run the job to its end (None: stopped by a shutdown); raises WorkerLost if its worker died."""
+
+    def shutdown(self) -> None:
+        """Stop every worker now (jobs they ran stay "running" in the journal, resumed by the next start)."""
+
+    def stats(self) -> tuple[list[WorkerInfo], int]:
+        """The workers and the number of replacements so far."""
+
+
+class JobRunner(Protocol):
+    """What the chat needs from whatever runs its jobs."""
+
+    def start(self) -> None:
+        """Start the workers (raises WorkerSetupError)."""
+
+    def admit(self, user: int, lane: str) -> None:
+        """Raise AlreadyQueued (the user has a job) or QueueFull (the lane is full), else return."""
+
+    def submit(self, record: JobRecord, resumed: bool = False) -> None:
+        """Queue a journalled job; a `resumed` one (from before a restart) is never refused."""
+
+    def active(self, user: int) -> tuple[Job, int] | None:
+        """The user's job and its place (0: running), or None."""
+
+    def cancel(self, user: int) -> Job | None:
+        """Cancel the user's job (removed if waiting, stopped if running); None if there is none."""
+
+    def stats(self) -> RunnerStats: ...
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop taking jobs and stop the workers; unfinished jobs stay in the journal for the next start."""

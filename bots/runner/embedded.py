@@ -1,0 +1,149 @@
+"""The embedded runner (one host, nothing to install): FIFO lanes in the chat process (`bots.jobs`), each
+slot of a lane computing in a worker process that it supervises, or in-process for tests.
+
+A job is started in the journal before its work begins (its attempts counted there), so the journal
+always knows which jobs a crash or a restart interrupted. When a worker dies mid-job the job is tried
+once more on its replacement, then reported as failed; users of other lanes and the chat carry on.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Mapping
+
+from requests import RequestException
+from telebot import TeleBot
+from telebot.apihelper import ApiException
+
+from bots import texts
+from bots.config import BotConfig
+from bots.delivery import Delivery
+from bots.jobs import CancelReason, Job, JobQueue, JobState
+from bots.progress import StatusMessage
+from bots.runner import Executor, RunnerStats, WorkerLost
+from bots.store import JobJournal, JobRecord, JobStatus
+from bots.tasks import Services, Stop, job_folder, run_job
+
+__all__ = ["EmbeddedRunner", "InProcess", "MAX_ATTEMPTS"]
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 2  # a job whose worker died (or that a restart interrupted) is started once more, no more
+
+
+class InProcess:
+    """Computes in the chat process's own threads, with engines it was given: for tests and debugging
+    (a crash here takes the chat down with it; production uses `WorkerProcesses`)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def start(self) -> None:
+        pass
+
+    def execute(self, record: JobRecord, stop: Stop) -> JobStatus | None:
+        return run_job(record, self.services, stop)
+
+    def shutdown(self) -> None:
+        pass
+
+    def stats(self) -> tuple[list, int]:
+        return [], 0
+
+
+class EmbeddedRunner:
+    """Lanes of jobs (`lanes`: name -> (slots, waiting limit)) computed by `executor`."""
+
+    def __init__(self, config: BotConfig, telegram: TeleBot, journal: JobJournal, executor: Executor,
+                 lanes: Mapping[str, tuple[int, int]]) -> None:
+        self.config, self.telegram, self.journal, self.executor = config, telegram, journal, executor
+        self.delivery = Delivery(config.delivery_patience)
+        self._lanes = dict(lanes)
+        self._queue: JobQueue | None = None
+
+    def start(self) -> None:
+        self.executor.start()
+        self._queue = JobQueue(self._lanes)
+
+    @property
+    def queue(self) -> JobQueue:
+        if self._queue is None:
+            raise RuntimeError("the runner is not started")
+        return self._queue
+
+    def admit(self, user: int, lane: str) -> None:
+        self.queue.admit(user, lane)
+
+    def submit(self, record: JobRecord, resumed: bool = False) -> None:
+        task = _JournalledJob(self, record)
+        job, position = self.queue.submit(record.user_id, task, record.lane, force=resumed)
+        if position:
+            task.moved(job, position)
+
+    def active(self, user: int) -> tuple[Job, int] | None:
+        return self.queue.active(user)
+
+    def cancel(self, user: int) -> Job | None:
+        return self.queue.cancel(user)
+
+    def stats(self) -> RunnerStats:
+        workers, restarts = self.executor.stats()
+        return RunnerStats(self.queue.counts() if self._queue else {}, workers, restarts)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        if self._queue is not None:
+            self._queue.shutdown(timeout)
+        self.executor.shutdown()
+
+    def notify(self, chat_id: int, text: str) -> None:
+        """A message the user must get (a crash, a failure), retried like a delivery."""
+        try:
+            self.delivery.call(f"a notice to chat {chat_id}", lambda: self.telegram.send_message(chat_id, text))
+        except (ApiException, RequestException) as exc:
+            log.warning("could not send a notice to chat %d: %s", chat_id, exc)
+
+
+class _JournalledJob:
+    """The queue's `Task` for one journalled job: starts it in the journal, has the executor run it, and
+    survives the worker's death (one more try, then the user is told it failed)."""
+
+    def __init__(self, runner: EmbeddedRunner, record: JobRecord) -> None:
+        self.runner, self.record = runner, record
+        self.status = StatusMessage(runner.telegram, record.chat_id, record.status_message_id,
+                                    runner.config.progress_interval, delivery=runner.delivery)
+
+    def run(self, job: Job) -> None:
+        journal, record = self.runner.journal, self.record
+        while True:
+            started = journal.start(record.id)
+            if started.status.final:
+                return  # cancelled while it waited
+            try:
+                self.runner.executor.execute(started, job)
+                return
+            except WorkerLost:
+                log.error("the worker running job %d (attempt %d) died", record.id, started.attempts)
+                shutil.rmtree(job_folder(self.runner.config.temp_dir, record.id), ignore_errors=True)
+            current = journal.get(record.id)
+            if current is None or current.status not in (JobStatus.WAITING, JobStatus.RUNNING):
+                return  # it was delivered (or ended) just before its worker died
+            if job.cancelled():
+                if job.cancel_reason is CancelReason.USER and journal.finish(record.id, JobStatus.CANCELLED):
+                    self.status.final(texts.CANCELLED)
+                return
+            if current.attempts >= MAX_ATTEMPTS:
+                if journal.finish(record.id, JobStatus.FAILED):
+                    self.status.final(texts.NOT_FINISHED)
+                    self.runner.notify(record.chat_id, texts.WORKER_FAILED)
+                return
+            self.runner.notify(record.chat_id, texts.WORKER_RETRYING)
+
+    def moved(self, job: Job, position: int) -> None:
+        if job.state is JobState.QUEUED:
+            self.status.show(texts.queued(position))
+
+    def dropped(self, job: Job) -> None:
+        """Removed before it started: by /cancel (journalled and shown), or by a shutdown (left waiting in
+        the journal: the next start runs it)."""
+        if job.cancel_reason is CancelReason.USER and self.runner.journal.finish(self.record.id,
+                                                                                 JobStatus.CANCELLED):
+            self.status.final(texts.CANCELLED)

@@ -1,0 +1,130 @@
+"""The bot's requests and results as JSON, and back exactly: what a store keeps must outlive the process,
+so no pickles (a renamed class would make old rows unreadable, and a pickle can run code).
+
+Every object becomes a dict with a "kind" tag: "style", "settings", "paint" (a `PaintRequest`), "instant"
+(an `InstantRequest`), "result" (a `Remembered`). A backbone is its `.value`. Decoding something that is
+not what it says raises `CodecError`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from typing import Any
+
+from bots.backbone import Backbone
+from bots.conversation import Remembered
+from bots.settings import UserSettings
+from bots.workflow import InstantRequest, PaintRequest, Style
+
+__all__ = ["CodecError", "encode_style", "decode_style", "encode_settings", "decode_settings", "settings_fields",
+           "encode_request", "decode_request", "encode_result", "decode_result"]
+
+Json = dict[str, Any]
+
+
+class CodecError(ValueError):
+    """Stored JSON that does not decode: written by another version, or damaged."""
+
+
+def encode_style(style: Style) -> Json:
+    return {"kind": "style", "builtin": style.builtin, "file_id": style.file_id}
+
+
+def decode_style(data: Mapping[str, Any]) -> Style:
+    _expect(data, "style")
+    try:
+        return Style(builtin=data.get("builtin"), file_id=data.get("file_id"))
+    except ValueError as exc:
+        raise CodecError(f"bad style {dict(data)!r}: {exc}") from None
+
+
+def encode_settings(settings: UserSettings) -> Json:
+    return {"kind": "settings", **settings_fields({f.name: getattr(settings, f.name) for f in fields(settings)})}
+
+
+def settings_fields(values: Mapping[str, object]) -> Json:
+    """Some fields of UserSettings (`values`, by name) as JSON values."""
+    return {name: value.value if isinstance(value, Backbone) else value for name, value in values.items()}
+
+
+def decode_settings(data: Mapping[str, Any], base: UserSettings | None = None) -> UserSettings:
+    """`base` (UserSettings() if None) with the fields `data` holds; unknown names (a field a newer or
+    older version had) are skipped, a value of the wrong kind raises CodecError."""
+    if "kind" in data:
+        _expect(data, "settings")
+    known = {f.name for f in fields(UserSettings)}
+    changes: dict[str, object] = {}
+    for name, value in data.items():
+        if name not in known:
+            continue
+        if name == "backbone":
+            changes[name] = None if value is None else _backbone(value)
+        elif name == "size" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise CodecError(f"bad size {value!r}")
+        elif name == "keep_colors" and not isinstance(value, bool):
+            raise CodecError(f"bad keep_colors {value!r}")
+        elif name == "strength" and not isinstance(value, str):
+            raise CodecError(f"bad strength {value!r}")
+        else:
+            changes[name] = value
+    return replace(base if base is not None else UserSettings(), **changes)
+
+
+def encode_request(request: PaintRequest | InstantRequest) -> Json:
+    if isinstance(request, PaintRequest):
+        return {"kind": "paint", "content": request.content, "style": encode_style(request.style),
+                "backbones": [b.value for b in request.backbones], "settings": encode_settings(request.settings)}
+    if isinstance(request, InstantRequest):
+        return {"kind": "instant", "content": request.content, "styles": list(request.styles),
+                "settings": encode_settings(request.settings)}
+    raise TypeError(f"not a request: {request!r}")
+
+
+def decode_request(data: Mapping[str, Any]) -> PaintRequest | InstantRequest:
+    kind = data.get("kind") if isinstance(data, Mapping) else None
+    try:
+        if kind == "paint":
+            return PaintRequest(content=_text(data["content"]), style=decode_style(data["style"]),
+                                backbones=tuple(_backbone(v) for v in data["backbones"]),
+                                settings=decode_settings(data["settings"]))
+        if kind == "instant":
+            return InstantRequest(content=_text(data["content"]), styles=tuple(_text(s) for s in data["styles"]),
+                                  settings=decode_settings(data["settings"]))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CodecError(f"bad {kind} request: {exc!r}") from None
+    raise CodecError(f"not a request: kind {kind!r}")
+
+
+def encode_result(result: Remembered) -> Json:
+    return {"kind": "result", "chat_id": result.chat_id, "request": encode_request(result.request),
+            "pictures": {backbone.value: file_id for backbone, file_id in result.pictures.items()}}
+
+
+def decode_result(data: Mapping[str, Any]) -> Remembered:
+    _expect(data, "result")
+    try:
+        pictures = {_backbone(key): _text(file_id) for key, file_id in data.get("pictures", {}).items()}
+        chat_id = data["chat_id"]
+        if not isinstance(chat_id, int):
+            raise TypeError(f"chat_id {chat_id!r}")
+        return Remembered(chat_id=chat_id, request=decode_request(data["request"]), pictures=pictures)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CodecError(f"bad result: {exc!r}") from None
+
+
+def _expect(data: Mapping[str, Any], kind: str) -> None:
+    if not isinstance(data, Mapping) or data.get("kind") != kind:
+        raise CodecError(f"expected a {kind}, got {data!r}")
+
+
+def _backbone(value: object) -> Backbone:
+    try:
+        return Backbone(value)
+    except ValueError:
+        raise CodecError(f"unknown backbone {value!r}") from None
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise CodecError(f"expected text, got {value!r}")
+    return value

@@ -1,0 +1,114 @@
+"""A worker process: loads the networks of its lane once, then runs the jobs its supervisor sends it.
+
+Started by the chat process (`bots.runner.processes`), never by hand. It talks to Telegram itself
+(downloads, progress, sketches, results, all through the delivery retry policy) and writes the journal
+itself, so that a result it delivered is never painted again. It ends within a second when the chat
+process dies, even by SIGKILL: a thread waits on the pipe, which reads EOF then. Ctrl-C in a terminal
+reaches the whole process group: workers ignore it and let the chat process stop them.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from telebot import TeleBot, apihelper
+
+from bots.backbone import Backbone
+from bots.budget import job_sizes
+from bots.config import BotConfig, use_api_server
+from bots.delivery import Delivery
+from bots.jobs import CancelReason
+from bots.logs import setup_logging
+from bots.settings import UserSettings
+from bots.store import StoreError
+from bots.store.sqlite import SqliteStore
+from bots.styles import INSTANT_STYLES
+from bots.tasks import Services, run_job
+
+__all__ = ["serve", "load_services", "INSTANT_LANE", "TRANSFER_LANE"]
+
+log = logging.getLogger(__name__)
+# The lanes: instant styles (seconds) have their own workers, so they never wait behind the style
+# transfers and upscalings (minutes). A user still has one job at a time, whatever its lane.
+TRANSFER_LANE, INSTANT_LANE = "transfer", "instant"
+IMPORT_BASELINE = 700 * 1024 * 1024  # RSS of a process that imported torch and loaded its networks
+
+
+@dataclass
+class _Stop:
+    """A job's cancel check inside the worker, set by the supervisor's ("cancel", id)."""
+
+    cancel_reason: CancelReason | None = None
+
+    def cancelled(self) -> bool:
+        return self.cancel_reason is not None
+
+
+def load_services(config: BotConfig, telegram: TeleBot, store: SqliteStore, lane: str | None,
+                  backbones: tuple[Backbone, ...], upscaling: bool, slots: int = 1) -> Services:
+    """Everything a job needs, with the networks of `lane` loaded (None: every lane's, for in-process
+    runs); raises weights.WeightsError. Gatys strips and upscaler tiles fit the memory limit."""
+    from bots.engines import load_engines, set_compute_threads
+    from bots.workflow import TransferWorkflow
+
+    if config.compute_threads:
+        set_compute_threads(config.compute_threads)
+    sizes = job_sizes(config.memory_limit, slots, IMPORT_BASELINE * slots)
+    strip_pixels = config.strip_pixels or sizes.strip_pixels
+    painting = lane in (None, TRANSFER_LANE)
+    engines = load_engines(backbones if painting else (), upscaling and painting, config.weights_dir,
+                           strip_pixels, tile=sizes.tile, instant=lane in (None, INSTANT_LANE))
+    log.info("networks loaded for lane %s (strips of %d pixels, tiles of %d px)", lane or "all", strip_pixels,
+             sizes.tile)
+    return Services(telegram, TransferWorkflow(engines, config.steps), store.results, store.journal, config,
+                    Delivery(config.delivery_patience), backbones, upscaling, INSTANT_STYLES)
+
+
+def serve(pipe: Connection, config: BotConfig, name: str, lane: str, backbones: tuple[Backbone, ...],
+          upscaling: bool, slots: int) -> None:
+    """The worker's main function (see the module docstring for the messages on `pipe`)."""
+    from weights import WeightsError
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setup_logging(config.token, config.log_level, f"worker {name}")
+    if config.api_url:
+        use_api_server(config.api_url)
+    apihelper.READ_TIMEOUT = config.telegram_timeout
+    try:
+        store = SqliteStore.open(config.data_dir, UserSettings(size=config.default_size), config.result_days)
+        services = load_services(config, TeleBot(config.token, threaded=False), store, lane, backbones, upscaling,
+                                 slots)
+    except (WeightsError, StoreError) as exc:
+        pipe.send(("error", str(exc)))
+        return
+    jobs: queue.Queue = queue.Queue()
+    current: dict[int, _Stop] = {}
+    threading.Thread(target=_listen, args=(pipe, jobs, current), name="supervisor-pipe", daemon=True).start()
+    pipe.send(("ready", os.getpid()))
+    while True:
+        record = jobs.get()
+        stop = current.setdefault(record.id, _Stop())
+        log.info("job %d (%s) for chat %d: attempt %d", record.id, record.kind, record.chat_id, record.attempts)
+        try:
+            outcome = run_job(record, services, stop)
+        finally:
+            current.pop(record.id, None)
+        pipe.send(("done", record.id, outcome))
+
+
+def _listen(pipe: Connection, jobs: queue.Queue, current: dict[int, _Stop]) -> None:
+    """Take the supervisor's messages; when the pipe closes (the chat process died), end the process."""
+    try:
+        while True:
+            kind, payload = pipe.recv()
+            if kind == "run":
+                jobs.put(payload)
+            elif kind == "cancel":
+                current.setdefault(payload, _Stop()).cancel_reason = CancelReason.USER
+    except (EOFError, OSError):
+        os._exit(0)  # no orphan keeps computing (or sending) behind a restarted bot
