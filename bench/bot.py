@@ -10,14 +10,15 @@ Target: /help p95 under 300 ms while two jobs run.
 
     STYLEBOT_WEIGHTS_DIR=../shared/weights python -m bench bot               # from the repository root
     python -m bench bot --users 3 --workers 1 --size 96 --steps 40
+    python -m bench bot --soak 120        # many users for two minutes, with Telegram faults (bench/soak.py)
 """
 from __future__ import annotations
 
 import argparse
 import io
-import math
 import os
 import statistics
+import tempfile
 import sys
 import threading
 import time
@@ -27,11 +28,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from bench import soak
 from bench.measure import REPO, format_table, json_path, machine_info, write_json
 from bots import BotConfig, VggBot, texts
-from bots.engines import set_compute_threads
+from bots.admin import percentile
+from bots.runner import WorkerSetupError
 from tests.fake_bot_api import FakeBotApi
-from weights import WeightsError
 
 TARGET_P95_MS = 300.0
 TOKEN = "1000:BENCH"
@@ -49,16 +51,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--compute-threads", type=int, help="torch threads (default: torch's, one per core)")
     parser.add_argument("--help-every", type=float, default=0.2, help="seconds between two /help (default 0.2)")
     parser.add_argument("--timeout", type=float, default=600, help="give up on jobs after this many seconds")
-    parser.add_argument("--out", type=json_path, default=REPO / "bench" / "results" / "bot.json")
-    return parser.parse_args(argv)
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (nearest rank) of `values`, None when empty."""
-    if not values:
-        return None
-    ranked = sorted(values)
-    return ranked[min(len(ranked), max(1, math.ceil(q / 100 * len(ranked)))) - 1]
+    parser.add_argument("--out", type=json_path, default=None,
+                        help="JSON results (default bench/results/bot.json, or soak.json with --soak)")
+    soak.add_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = REPO / "bench" / "results" / ("soak.json" if args.soak else "bot.json")
+    return args
 
 
 def _ask_help(api: FakeBotApi) -> float:
@@ -73,14 +72,13 @@ def _ask_help(api: FakeBotApi) -> float:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Drive the conversations; returns the measurements."""
-    if args.compute_threads:
-        set_compute_threads(args.compute_threads)
-    with FakeBotApi(token=TOKEN, default_timeout=30) as api:
+    with FakeBotApi(token=TOKEN, default_timeout=30) as api, tempfile.TemporaryDirectory() as data:
         api.install()
         config = BotConfig(token=TOKEN, api_url=f"http://127.0.0.1:{api.port}", workers=args.workers,
                            queue_limit=max(1, args.users), sizes=(args.size,), default_size=args.size,
-                           steps=args.steps)
-        bot = VggBot.from_config(config)
+                           steps=args.steps, compute_threads=args.compute_threads, data_dir=Path(data))
+        bot = VggBot.from_config(config)  # its workers load the networks (STYLEBOT_WEIGHTS_DIR)
+        bot.start()
         polling = threading.Thread(target=bot.run, name="bot", daemon=True)
         polling.start()
         try:
@@ -130,14 +128,18 @@ def _photo(seed: int) -> bytes:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.soak:
+        return soak_main(args)
     try:
         measured = run(args)
-    except WeightsError as exc:
+    except WorkerSetupError as exc:
         print(f"bench bot: {exc}", file=sys.stderr)
         return 1
     latencies = measured["latencies_ms"]
-    summary = {"help_count": len(latencies), "help_p50_ms": _percentile(latencies, 50),
-               "help_p95_ms": _percentile(latencies, 95), "help_max_ms": max(latencies, default=None),
+    summary = {"help_count": len(latencies),
+               "help_p50_ms": percentile(latencies, 50) if latencies else None,
+               "help_p95_ms": percentile(latencies, 95) if latencies else None,
+               "help_max_ms": max(latencies, default=None),
                "help_mean_ms": statistics.fmean(latencies) if latencies else None}
     all_finished = all(job["finished"] for job in measured["jobs"])
     met = all_finished and summary["help_p95_ms"] is not None and summary["help_p95_ms"] < TARGET_P95_MS
@@ -159,3 +161,35 @@ def main(argv: list[str]) -> int:
                                               "met": met}]})
     print(f"Results: {path}")
     return 0 if all_finished else 1
+
+
+def soak_main(args: argparse.Namespace) -> int:
+    """The soak mode: print and save what `bench.soak.run_soak` measured; 1 unless every job was
+    delivered exactly once and the chat process's memory did not grow by more than 10%."""
+    photos = [_photo(n) for n in range(4)]
+    measured = soak.run_soak(args, REPO, photos)
+    growth = (measured["chat_rss_end_mb"] or 0) / (measured["chat_rss_start_mb"] or 1)
+    met = measured["once"] and not measured["stuck"] and growth < 1.10
+    rows = [{"what": "jobs asked / delivered", "value": f"{measured['asked']} / {measured['delivered']}"
+             f" ({'each exactly once' if measured['once'] else 'NOT each once'}, {measured['duplicates']} duplicates)"},
+            {"what": "job wait p50 / p95 (s)", "value": f"{measured['job_wait_p50_s'] or 0:.1f} / "
+                                                        f"{measured['job_wait_p95_s'] or 0:.1f}"},
+            {"what": "/help p50 / p95 (ms)", "value": f"{measured['help_p50_ms']:.0f} / {measured['help_p95_ms']:.0f}"
+                                                      f" ({measured['help_count']} asked)"},
+            {"what": "chat process RSS start / end / peak (MB)",
+             "value": f"{measured['chat_rss_start_mb']:.0f} / {measured['chat_rss_end_mb']:.0f} / "
+                      f"{measured['chat_rss_peak_mb']:.0f} (end/start {growth:.3f})"},
+            {"what": "worker processes RSS (MB)", "value": ", ".join(f"{mb:.0f}" for mb in measured["workers_rss_mb"])},
+            {"what": "faults injected", "value": f"{measured['faults']} ({measured['fault_share']:.1%} of the calls "
+                                                 f"that deliver or fetch pictures)"}]
+    print(format_table(rows, [("what", "soak: " + f"{args.soak:.0f} s, {args.soak_users} users", ""),
+                              ("value", "", "")]))
+    for line in measured["stuck"]:
+        print(f"  stuck: {line}")
+    print(f"\n{'MET    ' if met else 'NOT MET'}  every job delivered exactly once, chat memory flat (< +10%)")
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    path = write_json(args.out, {"benchmark": "bot soak", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                 "machine": machine_info(), "settings": settings, "summary": measured,
+                                 "targets": [{"target": "every job delivered once, chat RSS flat", "met": met}]})
+    print(f"Results: {path}")
+    return 0 if met else 1

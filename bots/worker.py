@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from telebot import TeleBot, apihelper
 
 from bots.backbone import Backbone
+from bots.admin import rss_mb
 from bots.budget import job_sizes
 from bots.config import BotConfig, use_api_server
 from bots.delivery import Delivery
@@ -36,7 +37,9 @@ log = logging.getLogger(__name__)
 # The lanes: instant styles (seconds) have their own workers, so they never wait behind the style
 # transfers and upscalings (minutes). A user still has one job at a time, whatever its lane.
 TRANSFER_LANE, INSTANT_LANE = "transfer", "instant"
-IMPORT_BASELINE = 700 * 1024 * 1024  # RSS of a process that imported torch and loaded its networks
+# Memory the rest of the bot holds besides the workers' baselines: the chat process (65 MB in the soak
+# benchmark) and one instant-style job (288 MB at 1024 px, bench instant), rounded up.
+OTHERS_RESERVE = 400 * 1024 * 1024
 
 
 @dataclass
@@ -49,28 +52,32 @@ class _Stop:
         return self.cancel_reason is not None
 
 
-def load_services(config: BotConfig, telegram: TeleBot, store: SqliteStore, lane: str | None,
-                  backbones: tuple[Backbone, ...], upscaling: bool, slots: int = 1) -> Services:
-    """Everything a job needs, with the networks of `lane` loaded (None: every lane's, for in-process
-    runs); raises weights.WeightsError. Gatys strips and upscaler tiles fit the memory limit."""
+def load_services(config: BotConfig, telegram: TeleBot, store: SqliteStore, lane: str,
+                  backbones: tuple[Backbone, ...], upscaling: bool) -> Services:
+    """Everything a job needs, with the networks of `lane` loaded; raises weights.WeightsError.
+
+    Gatys strips and upscaler tiles fit the memory limit (`bots.budget`): what is left of it once every
+    worker holds what this one holds after importing torch (its RSS counts the shared libraries, so this
+    errs on the safe side) and the chat process and an instant job are served, shared by the Gatys slots.
+    """
     from bots.engines import load_engines, set_compute_threads
     from bots.workflow import TransferWorkflow
 
     if config.compute_threads:
         set_compute_threads(config.compute_threads)
-    sizes = job_sizes(config.memory_limit, slots, IMPORT_BASELINE * slots)
+    baseline = int((rss_mb() or 0) * 1024 * 1024)
+    sizes = job_sizes(config.memory_limit, config.workers, baseline * (config.workers + 1) + OTHERS_RESERVE)
     strip_pixels = config.strip_pixels or sizes.strip_pixels
-    painting = lane in (None, TRANSFER_LANE)
+    painting = lane == TRANSFER_LANE
     engines = load_engines(backbones if painting else (), upscaling and painting, config.weights_dir,
-                           strip_pixels, tile=sizes.tile, instant=lane in (None, INSTANT_LANE))
-    log.info("networks loaded for lane %s (strips of %d pixels, tiles of %d px)", lane or "all", strip_pixels,
-             sizes.tile)
+                           strip_pixels, tile=sizes.tile, instant=lane == INSTANT_LANE)
+    log.info("networks loaded for lane %s (strips of %d pixels, tiles of %d px)", lane, strip_pixels, sizes.tile)
     return Services(telegram, TransferWorkflow(engines, config.steps), store.results, store.journal, config,
                     Delivery(config.delivery_patience), backbones, upscaling, INSTANT_STYLES)
 
 
 def serve(pipe: Connection, config: BotConfig, name: str, lane: str, backbones: tuple[Backbone, ...],
-          upscaling: bool, slots: int) -> None:
+          upscaling: bool) -> None:
     """The worker's main function (see the module docstring for the messages on `pipe`)."""
     from weights import WeightsError
 
@@ -81,8 +88,7 @@ def serve(pipe: Connection, config: BotConfig, name: str, lane: str, backbones: 
     apihelper.READ_TIMEOUT = config.telegram_timeout
     try:
         store = SqliteStore.open(config.data_dir, UserSettings(size=config.default_size), config.result_days)
-        services = load_services(config, TeleBot(config.token, threaded=False), store, lane, backbones, upscaling,
-                                 slots)
+        services = load_services(config, TeleBot(config.token, threaded=False), store, lane, backbones, upscaling)
     except (WeightsError, StoreError) as exc:
         pipe.send(("error", str(exc)))
         return

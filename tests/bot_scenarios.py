@@ -14,6 +14,7 @@ from PIL import Image
 
 from bot_harness import BotUnderTest, User, photo_bytes, wait_until
 from bots import texts
+from test_images import write_png_bomb
 
 MB = 1024 * 1024
 
@@ -151,6 +152,8 @@ def wrong_input_at_every_step(bot: BotUnderTest) -> None:
     hint(user.sends_file(b"this is not a jpeg", "broken.jpg", "image/jpeg"),
          "I can't use this picture: This is not an image I can read")
     hint(user.sends_photo(photo_bytes((20, 20))), "I can't use this picture: The image is too small")
+    bomb = write_png_bomb(bot.temp_dir.parent / "bomb.png").read_bytes()  # 20000x20000 in 400 KB
+    hint(user.sends_file(bomb, "bomb.png", "image/png"), "I can't use this picture: The image is too large")
 
     prompt = user.starts_with_photo()
     style_hint = texts.HINTS[texts.Step.STYLE]

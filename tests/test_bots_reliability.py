@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bench.soak import child_processes
 from bot_harness import BotUnderTest, User, photo_bytes, wait_until
 from bots import FullBot, VggBot, texts
 from bots.settings import UserSettings
@@ -190,20 +191,6 @@ def _start(env: dict[str, str], cwd: Path) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (its workers)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    return found
-
-
 def _gone(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:
@@ -216,9 +203,10 @@ def test_bot_killed_mid_job_delivers_after_restart(tmp_path: Path, real_weights_
                                                    fake_api: FakeBotApi) -> None:
     """SIGKILL the bot process while it paints (its workers end with it: no orphan), start it again on the
     same data folder: the picture arrives without any new message from the user, and so does the job
-    that was waiting behind it."""
+    that was waiting behind it. With 2000 MB for the whole bot, the workers size their jobs to fit."""
     fake_api.token = TOKEN
-    env = _environment(fake_api, real_weights_dir, tmp_path / "data", STYLEBOT_STEPS="300")
+    env = _environment(fake_api, real_weights_dir, tmp_path / "data", STYLEBOT_STEPS="300",
+                       STYLEBOT_MEMORY_LIMIT="2000")  # a small host: the workers pick small strips and tiles
     bot = _start(env, tmp_path)
     try:
         fake_api.send_photo(5, photo_bytes())
@@ -228,8 +216,8 @@ def test_bot_killed_mid_job_delivers_after_restart(tmp_path: Path, real_weights_
         fake_api.send_photo(6, photo_bytes(seed=2))
         fake_api.press_button(6, fake_api.wait_for_message(6, texts.ASK_STYLE)["message_id"], "style:mosaic")
         fake_api.wait_for_message(6, "You're #1 in the queue")
-        workers = _children(bot.pid)
-        assert len(workers) >= 2, "a worker per lane (and multiprocessing's resource tracker)"
+        workers = child_processes(bot.pid)
+        assert len(workers) == 2, "a worker per lane"
         bot.kill()
         bot.communicate(timeout=10)
         wait_until(lambda: all(_gone(pid) for pid in workers), timeout=5)
@@ -251,6 +239,7 @@ def test_bot_killed_mid_job_delivers_after_restart(tmp_path: Path, real_weights_
     assert len(_photos(fake_api, 5)) == 1 and len(_photos(fake_api, 6)) == 1
     assert texts.RESUMED not in [m.get("text") for m in fake_api.messages(6)]
     assert "Traceback" not in stderr and TOKEN not in stderr
+    assert "lane transfer (strips of 8192 pixels, tiles of 64 px)" in stderr
 
 
 # ---- 4. limits and operators ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import stat
 
 import pytest
 from PIL import Image
@@ -108,7 +109,12 @@ def test_a_restart_resumes_the_running_and_the_waiting_job(start_bot, fake_api) 
     first.gets("🎨 Painting with", first.picks_style(first.starts_with_photo()))
     second.gets("You're #1 in the queue", second.picks_style(second.starts_with_photo(photo_bytes(seed=4))))
     since = fake_api.mark()
+    leftover = bot.temp_dir / "job-999"  # what a worker killed mid-job leaves
+    leftover.mkdir()
+    (leftover / "content").write_bytes(b"a photo")
     bot = start_bot.restart(bot)
+    assert not leftover.exists(), "swept on start"
+    assert stat.S_IMODE(bot.temp_dir.stat().st_mode) == 0o700, "the jobs' folder is private"
     first, second = bot.user(801), bot.user(802)
     first.gets(texts.RESUMED, since, timeout=10)
     bot.bot.runner.cancel(first.chat_id)  # a long job: stop it, so the one behind it runs

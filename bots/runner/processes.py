@@ -37,9 +37,9 @@ class WorkerProcess:
     """One worker process and the chat's end of its pipe; replaced by `restart` when it dies."""
 
     def __init__(self, name: str, config: BotConfig, lane: str, backbones: tuple[Backbone, ...],
-                 upscaling: bool, slots: int) -> None:
+                 upscaling: bool) -> None:
         self.name, self.config, self.lane = name, config, lane
-        self.backbones, self.upscaling, self.slots = backbones, upscaling, slots
+        self.backbones, self.upscaling = backbones, upscaling
         self._context = multiprocessing.get_context("spawn")
         self._process: multiprocessing.process.BaseProcess | None = None
         self._pipe: Connection | None = None
@@ -59,7 +59,7 @@ class WorkerProcess:
         ours, theirs = self._context.Pipe()
         self._process = self._context.Process(
             target=serve, name=f"stylebot-{self.name}", daemon=True,
-            args=(theirs, self.config, self.name, self.lane, self.backbones, self.upscaling, self.slots))
+            args=(theirs, self.config, self.name, self.lane, self.backbones, self.upscaling))
         self._process.start()
         theirs.close()  # only the worker holds its end: its death closes the pipe
         self._pipe = ours
@@ -125,8 +125,7 @@ class WorkerProcesses:
 
     def __init__(self, config: BotConfig, lanes: Mapping[str, int], backbones: tuple[Backbone, ...],
                  upscaling: bool) -> None:
-        slots = sum(lanes.values())
-        self._workers = {lane: [WorkerProcess(f"{lane}-{n + 1}", config, lane, backbones, upscaling, slots)
+        self._workers = {lane: [WorkerProcess(f"{lane}-{n + 1}", config, lane, backbones, upscaling)
                                 for n in range(count)] for lane, count in lanes.items()}
         self._idle: dict[str, queue.Queue[WorkerProcess]] = {lane: queue.Queue() for lane in lanes}
         self._restarts = 0
