@@ -97,12 +97,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 tick = time.monotonic()
                 latencies.append(_ask_help(api))
                 for chat in users:
-                    if chat not in finished and any("photo" in m for m in api.messages(chat)):
+                    if chat not in finished and soak.result_photos(api, chat):  # not the sketch
                         finished[chat] = time.monotonic()
                 time.sleep(max(0.0, args.help_every - (time.monotonic() - tick)))
             jobs = []
             for chat in users:
-                photo = next((m for m in api.messages(chat) if "photo" in m), None)
+                photo = next(iter(soak.result_photos(api, chat)), None)
                 jobs.append({"user": chat, "finished": photo is not None,
                              "wall_s": finished[chat] - submitted[chat] if chat in finished else None,
                              "caption": photo["caption"] if photo else None})

@@ -53,15 +53,15 @@ class _Users:
         self.stuck: list[str] = []
 
 
-def _results(api: FakeBotApi, chat: int) -> list[dict]:
-    """The result pictures (not sketches) and albums the bot sent to `chat`."""
+def result_photos(api: FakeBotApi, chat: int) -> list[dict]:
+    """The result pictures the bot sent to `chat` (captioned "<style or network> — <seconds> s"; the
+    first sketch of a Gatys job is not one)."""
     return [m for m in api.messages(chat) if ("photo" in m and " — " in (m.get("caption") or ""))]
 
 
 def _user_loop(api: FakeBotApi, chat: int, deadline: float, args: argparse.Namespace, users: _Users,
                photo: bytes, rng: random.Random) -> None:
     while time.monotonic() < deadline:
-        before = len(_results(api, chat))
         try:
             mark = api.mark()
             api.send_photo(chat, photo)
@@ -72,7 +72,8 @@ def _user_loop(api: FakeBotApi, chat: int, deadline: float, args: argparse.Names
             api.press_button(chat, prompt["message_id"], key)
             with users.lock:
                 users.asked[chat] = users.asked.get(chat, 0) + 1
-            api._wait(lambda: len(_results(api, chat)) > before or None, 600, chat, "a result")
+            api.wait_for(lambda c: c.method == "sendPhoto" and c.ok and c.chat_id == chat
+                         and " — " in c.params.get("caption", ""), since=mark, timeout=600, chat_id=chat)
             api.wait_for_message(chat, "✅ Done", since=mark, timeout=120)
             with users.lock:
                 users.waits.append(time.monotonic() - asked)
@@ -164,7 +165,7 @@ def _drive(api: FakeBotApi, bot: subprocess.Popen, args: argparse.Namespace, pho
     rss_end = rss_mb(bot.pid)
     workers = [rss_mb(pid) for pid in child_processes(bot.pid)]
     chats = range(FIRST_USER, FIRST_USER + args.soak_users)
-    delivered = {chat: len(_results(api, chat)) for chat in chats}
+    delivered = {chat: len(result_photos(api, chat)) for chat in chats}
     faulted = [c for c in api.faults if c.method in FAULTY_METHODS]
     calls = sum(1 for c in api.calls if c.method in FAULTY_METHODS)
     return {"asked": sum(users.asked.values()), "delivered": sum(delivered.values()),
