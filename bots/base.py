@@ -91,14 +91,12 @@ class StyleBot:
             return WorkerProcesses(self.config, {lane: slots for lane, (slots, _) in lanes.items()},
                                    self.backbones, self.upscaling)
         from bots.tasks import Services
-        from bots.workflow import TransferWorkflow
 
         if set(engines.styles) != set(self.backbones) or (engines.upscaler is not None) != self.upscaling:
             raise ValueError(f"{type(self).__name__} needs engines for {[b.label for b in self.backbones]}"
                              f"{' and an upscaler' if self.upscaling else ' and no upscaler'}")
-        return InProcess(Services(self.telegram, TransferWorkflow(engines, self.config.steps), self.store.results,
-                                  self.store.journal, self.config, Delivery(self.config.delivery_patience),
-                                  self.backbones, self.upscaling, INSTANT_STYLES))
+        return InProcess(Services.build(self.config, self.telegram, self.store, engines, self.backbones,
+                                        self.upscaling))
 
     @classmethod
     def from_config(cls, config: BotConfig) -> StyleBot:

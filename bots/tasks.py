@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from PIL import Image
 from requests import RequestException
@@ -35,12 +35,15 @@ from bots.jobs import CancelReason
 from bots.keyboards import compared_keyboard, result_keyboard, style_keyboard
 from bots.media import Unusable, download, jpeg
 from bots.progress import Sketch, StatusMessage
-from bots.store import JobJournal, JobRecord, JobStatus, ResultStorage
+from bots.store import JobJournal, JobRecord, JobStatus, ResultStorage, Store
 from bots.store.codec import decode_request
-from bots.styles import instant_title
+from bots.styles import INSTANT_STYLES, instant_title
 from bots.workflow import InstantRequest, Painting, PaintRequest, TransferWorkflow
 from transfer.images import ImageError
 from transfer.progress import Cancelled, check_cancel
+
+if TYPE_CHECKING:
+    from bots.engines import Engines
 
 __all__ = ["Services", "Stop", "run_job", "job_folder", "ChatTask", "PaintTask", "InstantTask", "UpscaleTask"]
 
@@ -61,6 +64,13 @@ class Services:
     backbones: tuple[Backbone, ...]
     upscaling: bool
     instant_styles: tuple[str, ...]
+
+    @classmethod
+    def build(cls, config: BotConfig, telegram: TeleBot, store: Store, engines: Engines,
+              backbones: tuple[Backbone, ...], upscaling: bool) -> Services:
+        """The services of a worker (or of the chat process computing in-process) over its own store."""
+        return cls(telegram, TransferWorkflow(engines, config.steps), store.results, store.journal, config,
+                   Delivery(config.delivery_patience), backbones, upscaling, INSTANT_STYLES)
 
 
 class Stop(Protocol):

@@ -22,13 +22,11 @@ from bots.backbone import Backbone
 from bots.admin import rss_mb
 from bots.budget import job_sizes
 from bots.config import BotConfig, use_api_server
-from bots.delivery import Delivery
 from bots.jobs import CancelReason
 from bots.logs import setup_logging
 from bots.settings import UserSettings
 from bots.store import StoreError
 from bots.store.sqlite import SqliteStore
-from bots.styles import INSTANT_STYLES
 from bots.tasks import Services, run_job
 
 __all__ = ["serve", "load_services", "INSTANT_LANE", "TRANSFER_LANE"]
@@ -61,7 +59,6 @@ def load_services(config: BotConfig, telegram: TeleBot, store: SqliteStore, lane
     errs on the safe side) and the chat process and an instant job are served, shared by the Gatys slots.
     """
     from bots.engines import load_engines, set_compute_threads
-    from bots.workflow import TransferWorkflow
 
     if config.compute_threads:
         set_compute_threads(config.compute_threads)
@@ -72,8 +69,7 @@ def load_services(config: BotConfig, telegram: TeleBot, store: SqliteStore, lane
     engines = load_engines(backbones if painting else (), upscaling and painting, config.weights_dir,
                            strip_pixels, tile=sizes.tile, instant=lane == INSTANT_LANE)
     log.info("networks loaded for lane %s (strips of %d pixels, tiles of %d px)", lane, strip_pixels, sizes.tile)
-    return Services(telegram, TransferWorkflow(engines, config.steps), store.results, store.journal, config,
-                    Delivery(config.delivery_patience), backbones, upscaling, INSTANT_STYLES)
+    return Services.build(config, telegram, store, engines, backbones, upscaling)
 
 
 def serve(pipe: Connection, config: BotConfig, name: str, lane: str, backbones: tuple[Backbone, ...],

@@ -172,6 +172,21 @@ def test_a_killed_worker_is_replaced_its_job_retried_once_and_the_bot_goes_on(st
     assert bot.job_files() == []
 
 
+def test_cancel_and_progress_cross_the_process_boundary(start_bot, real_weights_dir) -> None:
+    """A job in a worker process shows its progress and first sketch, and /cancel in the chat stops it there."""
+    bot = start_bot(VggBot, worker_processes=True, weights_dir=real_weights_dir, steps=100_000, sizes=(128,),
+                    default_size=128)  # at 128 px the engine works at 64 px first, and sketches there
+    user = bot.user(2301)
+    since = user.picks_style(user.starts_with_photo(photo_bytes((200, 150))))
+    status = user.gets("🎨 Painting with VGG19", since, timeout=60)
+    bot.api.wait_for_photo(user.chat_id, since=since, timeout=30)  # the sketch
+    user.gets(texts.CANCELLING_RUNNING, user.says("/cancel"))
+    assert user.gets(texts.CANCELLED, since, timeout=30)["message_id"] == status["message_id"]
+    user.waits_for_job_end()
+    assert bot.bot.store.journal.get(1).status is JobStatus.CANCELLED
+    assert bot.bot.runner.stats().worker_restarts == 0 and bot.job_files() == []
+
+
 def _painting(user: User, since: int) -> bool:
     """The user's status shows a painting in progress (edited after `since`)."""
     return any(c.method == "editMessageText" and c.chat_id == user.chat_id and c.ok
