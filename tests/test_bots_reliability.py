@@ -98,6 +98,33 @@ def test_a_delivery_that_never_gets_through_is_reported(start_bot) -> None:
     assert bot.bot.store.journal.get(1).status is JobStatus.FAILED
 
 
+def test_progress_edits_and_sketches_give_way_under_pressure(start_bot) -> None:
+    """Every progress edit answered 429 and the sketch refused: the job neither blocks nor fails, and its
+    picture is delivered."""
+    bot = start_bot(VggBot, sizes=(128,), default_size=128, steps=40, delivery_patience=3.0)
+    user = bot.user(2004)
+    prompt = user.starts_with_photo(photo_bytes((200, 150)))
+    bot.api.fail_next("editMessageText", 429, "Too Many Requests: retry after 30", times=1000)
+    bot.api.fail_next("sendPhoto", 502, "Bad Gateway")  # the first sketch
+    since = user.picks_style(prompt)
+    result = user.gets_photo(since, timeout=60)
+    assert result["caption"].startswith("VGG19 — ")
+    user.waits_for_job_end()
+    assert bot.bot.store.journal.get(1).status is JobStatus.DELIVERED
+    assert len(_photos(bot.api, user.chat_id)) == 1
+
+
+def test_polling_survives_telegram_errors_and_network_loss(start_bot, fake_api) -> None:
+    """getUpdates answered with HTML 502s, a 429 and reset connections: the bot keeps polling and answers."""
+    bot = start_bot(VggBot)
+    fake_api.fail_next("getUpdates", 502, html=True, times=2)
+    fake_api.reset_next("getUpdates", times=2)
+    fake_api.fail_next("getUpdates", 429, "Too Many Requests: retry after 1")
+    user = bot.user(2005)
+    assert "I repaint" in user.gets("I repaint", user.says("/help"), timeout=30)["text"]
+    assert len([c for c in fake_api.faults if c.method == "getUpdates"]) == 5
+
+
 # ---- 2. state that survives restarts ---------------------------------------------------------------------
 def test_settings_conversation_and_result_buttons_survive_a_restart(start_bot, fake_api) -> None:
     bot = start_bot(FullBot)
