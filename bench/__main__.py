@@ -12,6 +12,7 @@ COMMANDS = {
     "nst": "neural style transfer: the classic tutorial baseline against our engine (VGG19, ResNet50)",
     "sr": "super-resolution x4",
     "instant": "instant (feed-forward) stylization",
+    "universal": "universal style transfer (WCT): any painting in one pass",
     "bot": "the Telegram bots' request handling",
 }
 

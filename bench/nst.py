@@ -8,6 +8,13 @@ its time and memory are meaningful, its score is not.
 
     STYLEBOT_WEIGHTS_DIR=../shared/weights python -m bench nst                       # 256 and 512, amber:candy
     python -m bench nst --size 256 --pairs amber:candy chelsea:mosaic --methods baseline vgg
+    python -m bench nst --square --pairs amber:candy amber:udnie amber:rain-princess   # judged on the mean
+
+The VGG19 preset starts its coarse level from the quick universal result (`transfer.universal`), whose
+time is counted in its own; "vgg-cold" starts from the photo instead (the preset before the warm start),
+"vgg-warm-full" starts a single full-size level (the preset's full-level steps) from the quick result. With --square, content and painting are cropped to centred
+squares first: the tutorial squashes both to squares, so only square inputs give both methods the same
+target. The speed targets are then judged on the mean over the pairs (each pair is reported too).
 """
 from __future__ import annotations
 
@@ -28,7 +35,10 @@ from bench.measure import (REPO, MeasureError, Stopwatch, format_table, json_pat
 from weights import WeightsError
 
 METHODS = {"baseline": "baseline (classic tutorial)", "vgg": "engine VGG19",
-           "vgg-fast": "engine VGG19, fast preset", "resnet": "engine ResNet50 (random w.)"}
+           "vgg-fast": "engine VGG19, fast preset", "resnet": "engine ResNet50 (random w.)",
+           "universal": "universal (WCT) only", "vgg-cold": "VGG19 from the photo",
+           "vgg-warm-full": "VGG19 from universal, full size only"}
+DEFAULT_METHODS = ["baseline", "vgg", "vgg-fast", "resnet"]
 FAST_TARGETS = (512, 20.0, 5.0)  # at this size: the fast result within s, a first preview within s
 TIME_TARGETS = {256: 3, 512: 5}  # size -> the VGG19 preset must take at most 1/k of the baseline's time
 RESNET_STEP_RATIO = 0.5  # ResNet50 time per step at most half of VGG19's
@@ -42,6 +52,11 @@ COLUMNS = [("label", "method", ""), ("pair", "pair", ""), ("size", "size", "d"),
            ("filter", "filter", ""), ("first_preview_s", "preview s", ".1f"),
            ("peak_mb", "peak MB above import", ".0f"), ("time_ratio", "time x baseline", ".3f"),
            ("score_ratio", "score x baseline", ".3f")]
+
+
+MEAN_COLUMNS = [("label", "method", ""), ("size", "size", "d"), ("pairs", "pairs", "d"), ("wall_s", "mean s", ".1f"),
+                ("score", "mean score", ".4g"), ("time_ratio", "time x baseline", ".3f"),
+                ("score_ratio", "score x baseline", ".3f")]
 
 
 def _load(path: str) -> Image.Image:
@@ -61,10 +76,25 @@ def baseline_job(timer: Stopwatch, content: str, style: str, size: int, steps: i
     return {"steps": result.steps}
 
 
+def universal_job(timer: Stopwatch, content: str, style: str, size: int, out: str) -> dict[str, Any]:
+    """Subprocess job: the quick universal result alone (networks loaded untimed)."""
+    from transfer.universal import UniversalStylizer
+
+    stylizer, content_img, style_img = UniversalStylizer(), _load(content), _load(style)
+    with timer:
+        image = stylizer.stylize(content_img, style_img, max_side=size)
+    image.save(out)
+    return {"steps": 1}
+
+
 def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: int, steps: int | None,
-               out: str, fast: bool = False, strip_pixels: int | None = None) -> dict[str, Any]:
+               out: str, fast: bool = False, strip_pixels: int | None = None,
+               warm: str | None = None) -> dict[str, Any]:
     """Subprocess job: our engine with its defaults (optionally another step count); `run` timed.
 
+    `warm`: None starts from the photo, "coarse" is the preset's own warm start (its levels from the
+    universal result), "full" starts a single full-size level (the preset's full-level steps) from it;
+    the universal pass is timed with the run.
     Steps: the highest `step` the progress reports gave (some reports repeat a step, e.g. previews at
     the end of a level), or the number of reports if they carry no step.
     """
@@ -73,7 +103,9 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
 
     load = StyleTransfer.vgg19 if backbone == "vgg19" else StyleTransfer.resnet50
     engine = load(strip_pixels=strip_pixels or STRIP_PIXELS)
-    settings = TransferSettings(size=size, steps=steps, fast=fast)
+    settings = TransferSettings(size=size, steps=steps, fast=fast, warm_start=warm == "coarse")
+    if warm == "full":
+        settings = TransferSettings(size=size, steps=steps or engine.preset.scales[-1].steps, levels=1)
     content_img, style_img = _load(content), _load(style)
     reports: list[tuple[int | None, int | None, float | None]] = []
     previews: list[float] = []
@@ -85,7 +117,8 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
             previews.append(time.perf_counter() - started)
 
     with timer:
-        image = engine.run(content_img, style_img, settings, progress=progress)
+        start = engine.quick.stylize(content_img, style_img, max_side=size) if warm == "full" else None
+        image = engine.run(content_img, style_img, settings, progress=progress, start=start)
     image.save(out)
     reported = [step for step, _, _ in reports if step is not None]
     _, total, loss = reports[-1] if reports else (None, None, None)
@@ -113,7 +146,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pairs", nargs="+", default=["amber:candy"], metavar="CONTENT:STYLE",
                         help="image stems in <images>/content and <images>/style (default: amber:candy; "
                              "chelsea:mosaic is a non-square case)")
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=DEFAULT_METHODS,
+                        help=f"default: {' '.join(DEFAULT_METHODS)}")
+    parser.add_argument("--square", action="store_true",
+                        help="crop content and painting to centred squares; judge the targets on the mean")
     parser.add_argument("--strip-pixels", type=int, default=None, metavar="N",
                         help="the engine's strip size (default: its own); smaller: less memory, slower")
     parser.add_argument("--threads", type=int, default=None,
@@ -148,11 +184,15 @@ def _job(method: str, content: Path, style: Path, size: int, args: argparse.Name
     env = {} if args.threads is None else {"OMP_NUM_THREADS": str(args.threads)}
     if method == "baseline":
         return "bench.nst:baseline_job", {**files, "steps": args.baseline_steps}, env
+    if method == "universal":
+        return "bench.nst:universal_job", files, env
     backbone = "resnet50" if method == "resnet" else "vgg19"
     if method == "resnet":
         env["STYLEBOT_WEIGHTS_DIR"] = str(resnet_dir())
+    warm = {"vgg": "coarse", "vgg-warm-full": "full"}.get(method)
     return "bench.nst:engine_job", {**files, "backbone": backbone, "steps": args.engine_steps,
-                                    "fast": method == "vgg-fast", "strip_pixels": args.strip_pixels}, env
+                                    "fast": method == "vgg-fast", "strip_pixels": args.strip_pixels,
+                                    "warm": warm}, env
 
 
 def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -184,6 +224,59 @@ def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             checks.append({"target": f"VGG19 peak memory, {where}", "met": vgg["peak_mb"] < MEMORY_TARGET[1],
                            "text": f"{vgg['peak_mb']:.0f} MB above import vs limit {MEMORY_TARGET[1]:.0f} MB"})
     return checks
+
+
+def _mean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per size and method: the mean time and score over the pairs (a pair whose baseline failed is left
+    out), with their ratios to the baseline's means."""
+    means = []
+    for size in dict.fromkeys(r["size"] for r in rows):
+        ok = [r for r in rows if r["size"] == size and not r.get("error")]
+        pairs = {r["pair"] for r in ok if r["method"] == "baseline"}
+        for method in dict.fromkeys(r["method"] for r in ok):
+            mine = [r for r in ok if r["method"] == method and r["pair"] in pairs]
+            if len(mine) == len(pairs) and pairs:
+                means.append({"method": method, "label": METHODS[method], "size": size, "pairs": len(mine),
+                              "wall_s": sum(r["wall_s"] for r in mine) / len(mine),
+                              "score": sum(r["score"] for r in mine) / len(mine)})
+        base = next((m for m in means if m["size"] == size and m["method"] == "baseline"), None)
+        for m in means:
+            if base and m["size"] == size:
+                m.update(time_ratio=m["wall_s"] / base["wall_s"], score_ratio=m["score"] / base["score"])
+    return means
+
+
+def _check_mean_targets(means: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The speed targets on the means over the pairs: the VGG19 preset's mean score at most the
+    baseline's, in at most 1/k of its mean time."""
+    checks = []
+    for size, k in TIME_TARGETS.items():
+        base = next((m for m in means if m["size"] == size and m["method"] == "baseline"), None)
+        vgg = next((m for m in means if m["size"] == size and m["method"] == "vgg"), None)
+        if base and vgg:
+            limit = base["wall_s"] / k
+            checks.append({"target": f"VGG19 preset, mean over {vgg['pairs']} square pairs, {size} px",
+                           "met": vgg["score"] <= base["score"] and vgg["wall_s"] <= limit,
+                           "text": f"mean score {vgg['score']:.4g} vs baseline {base['score']:.4g}; mean time "
+                                   f"{vgg['wall_s']:.1f} s vs limit {limit:.1f} s (baseline {base['wall_s']:.1f} "
+                                   f"s / {k})"})
+    return checks
+
+
+def _squares(pairs: list[tuple[str, Path, Path]], folder: Path) -> list[tuple[str, Path, Path]]:
+    """The pairs' images cropped to centred squares (PNG files in `folder`)."""
+    cropped = []
+    for pair, content, style in pairs:
+        paths = []
+        for kind, path in (("content", content), ("style", style)):
+            image = _load(str(path))
+            side = min(image.size)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            out = folder / f"{kind}-{path.stem}-square.png"
+            image.crop((left, top, left + side, top + side)).save(out)
+            paths.append(out)
+        cropped.append((pair, paths[0], paths[1]))
+    return cropped
 
 
 def _run_one(method: str, pair: str, content: Path, style: Path, size: int, args: argparse.Namespace,
@@ -246,6 +339,8 @@ def main(argv: list[str]) -> int:
               _find_image(args.images / "style", pair.split(":")[1])) for pair in args.pairs]
     image_dir = args.out.with_suffix("")
     image_dir.mkdir(parents=True, exist_ok=True)
+    if args.square:
+        pairs = _squares(pairs, image_dir)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-resnet-") as tmp:
         made: list[Path] = []
@@ -261,10 +356,13 @@ def main(argv: list[str]) -> int:
                     out = image_dir / f"{pair.replace(':', '-')}-{size}-{method}.png"
                     rows.append(_run_one(method, pair, content, style, size, args, evaluator, out, resnet_dir))
     _add_ratios(rows)
-    checks = _check_targets(rows)
+    means = _mean_rows(rows) if args.square else []
+    checks = _check_mean_targets(means) if args.square else _check_targets(rows)
     notes = _notes(args)
     machine = machine_info()
     print("\n" + format_table(rows, COLUMNS))
+    if means:
+        print("\nMeans over the square pairs:\n" + format_table(means, MEAN_COLUMNS))
     for check in checks:
         print(f"{'MET    ' if check['met'] else 'NOT MET'}  {check['target']}: {check['text']}")
     if not checks:
@@ -275,6 +373,6 @@ def main(argv: list[str]) -> int:
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     path = write_json(args.out, {"benchmark": "nst", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                                  "machine": machine, "settings": settings, "notes": notes,
-                                 "results": rows, "targets": checks})
+                                 "results": rows, "means": means, "targets": checks})
     print(f"Results: {path}; images: {image_dir}")
     return 1 if any(r.get("error") for r in rows) else 0

@@ -2,8 +2,8 @@
 
 `run_vgg.py` runs as its own process, with its worker processes, exactly as an operator starts it,
 against the fake Bot API server in this process. Each of --users simulated users loops: send a photo,
-pick a style (an instant one; a Gatys gallery style for --gatys-share of the jobs), wait for the picture,
-pause a moment. A fault injector makes --fault-rate of the calls that deliver or fetch pictures
+pick a style (an instant one; for --gatys-share of the requests a gallery painting, whose quick version
+they then ask to paint fully: two jobs), wait for the picture, pause a moment. A fault injector makes --fault-rate of the calls that deliver or fetch pictures
 (sendPhoto, sendMediaGroup, sendDocument, getFile, editMessageText) fail with a 429 (retry after 1 s), an
 HTML 502 or a reset connection. Meanwhile another user sends /help every --help-every seconds.
 Reported: the jobs asked for and delivered (each exactly once), the /help latency, the chat process's
@@ -53,9 +53,23 @@ class _Users:
         self.stuck: list[str] = []
 
 
+def ask_for_painting(api: FakeBotApi, chat: int, photo: bytes, style: str = "style:mosaic",
+                     timeout: float = 120) -> int:
+    """As a user does: send the photo, pick a gallery painting, wait for its quick version and press its
+    first button (paint fully, with the bot's first network); the call-log mark just before the press."""
+    mark = api.mark()
+    api.send_photo(chat, photo)
+    prompt = api.wait_for_message(chat, texts.ASK_STYLE, since=mark, timeout=timeout)
+    api.press_button(chat, prompt["message_id"], style)
+    quick = api.wait_for_message(chat, "⚡ Quick version", since=mark, timeout=timeout)
+    since = api.mark()
+    api.press_button(chat, quick["message_id"], api.inline_buttons(quick)[0][1])
+    return since
+
+
 def result_photos(api: FakeBotApi, chat: int) -> list[dict]:
-    """The result pictures the bot sent to `chat` (captioned "<style or network> — <seconds> s"; the
-    first sketch of a Gatys job is not one)."""
+    """The pictures the bot delivered to `chat`: results and quick versions, each captioned
+    "<what> — <seconds> s"."""
     return [m for m in api.messages(chat) if ("photo" in m and " — " in (m.get("caption") or ""))]
 
 
@@ -63,17 +77,21 @@ def _user_loop(api: FakeBotApi, chat: int, deadline: float, args: argparse.Names
                photo: bytes, rng: random.Random) -> None:
     while time.monotonic() < deadline:
         try:
-            mark = api.mark()
-            api.send_photo(chat, photo)
-            prompt = api.wait_for_message(chat, texts.ASK_STYLE, since=mark, timeout=120)
-            gatys = rng.random() < args.gatys_share
-            key = f"style:{rng.choice(('mosaic', 'swirls'))}" if gatys else f"instant:{rng.choice(INSTANT_KEYS)}"
             asked = time.monotonic()
-            api.press_button(chat, prompt["message_id"], key)
+            if rng.random() < args.gatys_share:  # a quick version, then the full painting: two jobs
+                mark = ask_for_painting(api, chat, photo, f"style:{rng.choice(('mosaic', 'swirls'))}")
+                jobs = 2
+            else:
+                mark = api.mark()
+                api.send_photo(chat, photo)
+                prompt = api.wait_for_message(chat, texts.ASK_STYLE, since=mark, timeout=120)
+                api.press_button(chat, prompt["message_id"], f"instant:{rng.choice(INSTANT_KEYS)}")
+                jobs = 1
             with users.lock:
-                users.asked[chat] = users.asked.get(chat, 0) + 1
+                users.asked[chat] = users.asked.get(chat, 0) + jobs
             api.wait_for(lambda c: c.method == "sendPhoto" and c.ok and c.chat_id == chat
-                         and " — " in c.params.get("caption", ""), since=mark, timeout=600, chat_id=chat)
+                         and " — " in c.params.get("caption", "") and "Quick" not in c.params["caption"],
+                         since=mark, timeout=600, chat_id=chat)
             api.wait_for_message(chat, "✅ Done", since=mark, timeout=120)
             with users.lock:
                 users.waits.append(time.monotonic() - asked)

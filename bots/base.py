@@ -8,7 +8,6 @@ guarded: an unexpected error is logged and the user gets a short apology.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import os
@@ -25,20 +24,20 @@ from telebot.types import BotCommand, CallbackQuery, Message
 
 from bots import texts
 from bots.admin import stats_text
+from bots.admission import Admission
 from bots.backbone import Backbone
 from bots.config import BotConfig, use_api_server
 from bots.conversation import Flow
 from bots.delivery import Delivery
-from bots.jobs import AlreadyQueued, JobState, QueueFull
-from bots.keyboards import (COMPARE, INSTANT, NETWORK, PREVIEW_ALL, RESULT, SETTING, STYLE, CallbackDataFilter,
-                            backbone_keyboard, settings_keyboard, style_keyboard)
+from bots.jobs import JobState
+from bots.keyboards import (COMPARE, INSTANT, PREVIEW_ALL, RESULT, SETTING, STYLE, CallbackDataFilter,
+                            settings_keyboard, style_keyboard)
 from bots.media import Unusable, checked_picture, is_image_document, wrong_kind
-from bots.progress import StatusMessage
 from bots.runner import JobRunner
-from bots.runner.embedded import MAX_ATTEMPTS, EmbeddedRunner, InProcess
+from bots.runner.embedded import EmbeddedRunner, InProcess
 from bots.runner.processes import WorkerProcesses
 from bots.settings import UserSettings, button_change
-from bots.store import JobStatus, Store
+from bots.store import Store
 from bots.store.codec import encode_request
 from bots.store.sqlite import SqliteStore
 from bots.styles import INSTANT_STYLES, builtin_style, instant_title
@@ -50,8 +49,7 @@ __all__ = ["StyleBot", "TRANSFER_LANE", "INSTANT_LANE", "TokenRefused"]
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 20  # long-polling timeout of getUpdates
-STEPS = {Flow.style.name: texts.Step.STYLE, Flow.backbone.name: texts.Step.BACKBONE}
-HOUR = 3600.0
+STEPS = {Flow.style.name: texts.Step.STYLE}
 Update = TypeVar("Update", Message, CallbackQuery)
 
 
@@ -80,8 +78,9 @@ class StyleBot:
         self.settings = self.store.settings
         lanes = {TRANSFER_LANE: (config.workers, config.queue_limit), INSTANT_LANE: (1, config.queue_limit)}
         self.runner: JobRunner = EmbeddedRunner(config, self.telegram, self.store.journal,
-                                                self._executor(engines, lanes), lanes)
+                                                self._executor(engines, lanes), lanes, frozenset({INSTANT_LANE}))
         self.delivery = Delivery(config.delivery_patience)
+        self.admission = Admission(config, self.telegram, self.store.journal, self.runner, self.delivery)
         self.started_at = time.time()
         self._started = False
         self._register_handlers()
@@ -110,7 +109,7 @@ class StyleBot:
         _private_folder(self.config.temp_dir)
         self.runner.start()
         self._started = True
-        self._resume()
+        self.admission.resume()
 
     def run(self) -> None:
         """Answer chats by long polling until `stop()`, Ctrl-C, or another process polling with the same
@@ -136,32 +135,6 @@ class StyleBot:
         self.telegram.stop_polling()
         self.runner.shutdown(timeout)
 
-    def _resume(self) -> None:
-        """Run again what a stop or a crash interrupted, in order: a job that was running is started once
-        more (its user told the picture is on its way), or reported as failed if it already was."""
-        journal = self.store.journal
-        for record in journal.unfinished():
-            if record.status is JobStatus.RUNNING:
-                if record.attempts >= MAX_ATTEMPTS:
-                    if journal.finish(record.id, JobStatus.FAILED):
-                        StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
-                                      delivery=self.delivery).final(texts.NOT_FINISHED)
-                        self._notify(record.chat_id, texts.RESUMED_FAILED)
-                    continue
-                self._notify(record.chat_id, texts.RESUMED)
-            try:
-                self.runner.submit(record, resumed=True)
-            except AlreadyQueued:
-                log.error("job %d of user %d is in the journal twice; dropped", record.id, record.user_id)
-                journal.finish(record.id, JobStatus.CANCELLED)
-            log.info("resumed job %d (%s) of user %d", record.id, record.status.value, record.user_id)
-
-    def _notify(self, chat_id: int, text: str) -> None:
-        try:
-            self.delivery.call(f"a notice to chat {chat_id}", lambda: self.telegram.send_message(chat_id, text))
-        except (ApiException, RequestException) as exc:
-            log.warning("could not send a notice to chat %d: %s", chat_id, exc)
-
     # ---- registration ---------------------------------------------------------------------------------
     def _register_handlers(self) -> None:
         """Order matters: telebot runs the first handler whose filters match."""
@@ -176,14 +149,12 @@ class StyleBot:
         on_message(state=Flow.style, content_types=["photo"])(self._guard(self.on_style_picture))
         on_message(state=Flow.style, content_types=["document"], func=is_image_document)(
             self._guard(self.on_style_picture))
-        on_message(state=Flow.backbone, content_types=everything)(self._guard(self.on_wrong_input))
         on_message(content_types=["photo"])(self._guard(self.on_content_picture))
         on_message(content_types=["document"], func=is_image_document)(self._guard(self.on_content_picture))
         on_message(content_types=everything)(self._guard(self.on_wrong_input))
         on_button(func=None, config=SETTING.filter())(self._guard(self.on_setting))
         on_button(func=None, state=Flow.style, config=STYLE.filter())(self._guard(self.on_builtin_style))
         on_button(func=None, state=Flow.style, config=INSTANT.filter())(self._guard(self.on_instant_style))
-        on_button(func=None, state=Flow.backbone, config=NETWORK.filter())(self._guard(self.on_backbone))
         on_button(func=None, config=RESULT.filter())(self._guard(self.on_result_button))
         on_button(func=lambda call: True)(self._guard(self.on_expired_button))
 
@@ -248,7 +219,7 @@ class StyleBot:
     # ---- the main flow --------------------------------------------------------------------------------
     def on_content_picture(self, message: Message) -> None:
         user, chat = message.from_user.id, message.chat.id
-        if self._tell_if_busy(user, chat):
+        if self.admission.busy(user, chat):
             return
         picture = self._receive_picture(message)
         if picture is None:
@@ -289,22 +260,7 @@ class StyleBot:
             close_prompt(self.telegram, call, texts.STYLE_CHOSEN.format(title=instant_title(key)))
             self.telegram.delete_state(user, chat)
         request = InstantRequest(content, styles, self.settings.get(user))
-        self._queue(user, chat, INSTANT_LANE, "instant", {"request": encode_request(request)})
-
-    def on_backbone(self, call: CallbackQuery) -> None:
-        user, chat = call.from_user.id, call.message.chat.id
-        choice = NETWORK.parse(call.data)["choice"]
-        backbones = self.backbones if choice == COMPARE else tuple(b for b in self.backbones if b.value == choice)
-        with self.telegram.retrieve_data(user, chat) as data:
-            content, style = data.get("content"), data.get("style")
-        if not backbones or content is None or not isinstance(style, dict):
-            ack(self.telegram, call, texts.EXPIRED_BUTTON)
-            return
-        ack(self.telegram, call)
-        label = texts.COMPARE_BOTH if choice == COMPARE else backbones[0].label
-        close_prompt(self.telegram, call, texts.BACKBONE_CHOSEN.format(label=label))
-        self.telegram.delete_state(user, chat)
-        self._paint(user, chat, PaintRequest(content, Style(**style), backbones, self.settings.get(user)))
+        self.admission.take(user, chat, INSTANT_LANE, "instant", {"request": encode_request(request)})
 
     def on_result_button(self, call: CallbackQuery) -> None:
         user, chat = call.from_user.id, call.message.chat.id
@@ -327,7 +283,7 @@ class StyleBot:
             backbones = self.backbones if action == COMPARE else (backbone,)
             self._paint(user, chat, PaintRequest(request.content, request.style, backbones, self.settings.get(user)))
         elif action == "upscale" and self.upscaling and (picture := remembered.picture(backbone, call.message)):
-            self._queue(user, chat, TRANSFER_LANE, "upscale", {"picture": picture})
+            self.admission.take(user, chat, TRANSFER_LANE, "upscale", {"picture": picture})
         else:
             say(self.telegram, chat, texts.EXPIRED_BUTTON)
 
@@ -346,8 +302,9 @@ class StyleBot:
         return STEPS.get(self.telegram.get_state(user, chat), texts.Step.CONTENT)
 
     def _settings_text(self, settings: UserSettings) -> str:
-        network = None if len(self.backbones) < 2 else settings.backbone.label if settings.backbone else ""
-        return texts.settings_text(settings.strength, settings.size, settings.keep_colors, network)
+        full = settings.backbone if settings.backbone in self.backbones else None
+        full_with = None if full is None else full.label if len(self.backbones) > 1 else ""
+        return texts.settings_text(settings.strength, settings.size, settings.keep_colors, full_with)
 
     def _receive_picture(self, message: Message) -> str | None:
         """The file id of the picture in `message` once checked; None after telling the user what is wrong."""
@@ -360,64 +317,20 @@ class StyleBot:
     def _style_chosen(self, user: int, chat: int, style: Style) -> None:
         with self.telegram.retrieve_data(user, chat) as data:
             content = data.get("content")
-            data["style"] = dataclasses.asdict(style)  # the store keeps conversations as JSON
         if content is None:
             say(self.telegram, chat, texts.EXPIRED_BUTTON)
             return
-        settings = self.settings.get(user)
-        if len(self.backbones) > 1 and settings.backbone not in self.backbones:
-            self.telegram.set_state(user, Flow.backbone, chat)
-            self.telegram.send_message(chat, texts.ASK_BACKBONE, reply_markup=backbone_keyboard(self.backbones))
-            return
         self.telegram.delete_state(user, chat)
-        backbone = settings.backbone if settings.backbone in self.backbones else self.backbones[0]
-        self._paint(user, chat, PaintRequest(content, style, (backbone,), settings))
-
-    def _tell_if_busy(self, user: int, chat: int) -> bool:
-        """One job per user: if they have one, say where it stands and return True."""
-        active = self.runner.active(user)
-        if active is not None:
-            say(self.telegram, chat, texts.already_queued(active[1]))
-        return active is not None
+        settings = self.settings.get(user)
+        quick = PaintRequest(content, style, (), settings)
+        then = None
+        if settings.backbone in self.backbones:  # the user's setting: paint fully right after, no question
+            full = PaintRequest(content, style, (settings.backbone,), settings)
+            then = {"kind": "paint", "lane": TRANSFER_LANE, "payload": {"request": encode_request(full)}}
+        self.admission.take(user, chat, INSTANT_LANE, "quick", {"request": encode_request(quick), "then": then})
 
     def _paint(self, user: int, chat: int, request: PaintRequest) -> None:
-        self._queue(user, chat, TRANSFER_LANE, "paint", {"request": encode_request(request)})
-
-    def _queue(self, user: int, chat: int, lane: str, kind: str, payload: dict) -> None:
-        """Journal a job, then tell the user with its status message (which then shows the place, the
-        progress and the outcome), then queue it; or say why it cannot be taken now."""
-        if self._tell_if_busy(user, chat):
-            return
-        if (wait := self._rate_wait(user)) is not None:
-            say(self.telegram, chat, texts.rate_limited(self.config.jobs_per_hour, wait))
-            return
-        try:
-            self.runner.admit(user, lane)
-        except AlreadyQueued as exc:
-            say(self.telegram, chat, texts.already_queued(exc.position))
-            return
-        except QueueFull:
-            say(self.telegram, chat, texts.QUEUE_FULL)
-            return
-        record = self.store.journal.add(user, chat, lane, kind, payload)
-        try:
-            sent = self.telegram.send_message(chat, texts.queued(0))
-        except (ApiException, RequestException) as exc:
-            log.warning("could not tell chat %d its job is queued: %s", chat, exc)  # its worker will
-        else:
-            self.store.journal.set_status_message(record.id, sent.message_id)
-            record = dataclasses.replace(record, status_message_id=sent.message_id)
-        self.runner.submit(record)
-
-    def _rate_wait(self, user: int) -> float | None:
-        """Seconds until `user` may queue another job under the jobs-per-hour limit; None: now."""
-        if not self.config.jobs_per_hour:
-            return None
-        now = time.time()
-        recent = sorted(self.store.journal.created_since(user, now - HOUR))
-        if len(recent) < self.config.jobs_per_hour:
-            return None
-        return recent[-self.config.jobs_per_hour] + HOUR - now
+        self.admission.take(user, chat, TRANSFER_LANE, "paint", {"request": encode_request(request)})
 
 
 def _private_folder(folder: os.PathLike) -> None:

@@ -1,8 +1,8 @@
 """Where each user is in the main flow (telebot custom states), and what their results were made from.
 
-No state: the bot waits for a content photo. `Flow.style`: it has the photo and waits for a style.
-`Flow.backbone`: it has both and waits for the network (bots with several). The draft's pictures are
-kept as Telegram file ids in the state's data (JSON in the store, which keeps it across restarts).
+No state: the bot waits for a content photo. `Flow.style`: it has the photo and waits for a style (then
+a quick version comes, with buttons to paint it fully with each network). The draft's picture is kept
+as a Telegram file id in the state's data (JSON in the store, which keeps it across restarts).
 
 Buttons under a result ("new style", "compare", "upscale") need the request that made it (a Gatys
 `PaintRequest` or an `InstantRequest`): the store's results keep a `Remembered` for each under a number
@@ -25,7 +25,6 @@ __all__ = ["Flow", "Remembered"]
 
 class Flow(StatesGroup):
     style = State()  # data: content
-    backbone = State()  # data: content, style (a workflow.Style as a dict)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from requests import ConnectionError as RequestsConnectionError
-from requests import Timeout
-from telebot.apihelper import ApiHTTPException, ApiTelegramException
+from requests import RequestException, Timeout
+from telebot import TeleBot
+from telebot.apihelper import ApiException, ApiHTTPException, ApiTelegramException
 
 __all__ = ["Delivery", "retry_delay"]
 
@@ -73,3 +74,11 @@ class Delivery:
                 self.sleep(pause)
                 backoff = min(MAX_BACKOFF, backoff * 2)
                 attempt += 1
+
+    def tell(self, telegram: TeleBot, chat_id: int, text: str) -> None:
+        """A message the user must get (a restart, a crash, a failure): retried like a delivery, and only
+        logged if Telegram never takes it (the caller has nothing better to do)."""
+        try:
+            self.call(f"a notice to chat {chat_id}", lambda: telegram.send_message(chat_id, text))
+        except (ApiException, RequestException) as exc:
+            log.warning("could not send a notice to chat %d: %s", chat_id, exc)

@@ -21,10 +21,11 @@ from superres.srgan import srgan_x4
 from transfer import StyleTransfer, TransferSettings
 from transfer.images import ImageSource
 from transfer.instant import InstantStylizer
+from transfer.universal import UniversalStylizer
 from transfer.progress import CancelCheck, ProgressCallback
 from transfer.strips import STRIP_PIXELS
 
-__all__ = ["Backbone", "StyleEngine", "load_style_engine", "InstantEngine", "UpscaleEngine", "Engines", "load_engines",
+__all__ = ["Backbone", "StyleEngine", "load_style_engine", "InstantEngine", "UpscaleEngine", "UniversalEngine", "Engines", "load_engines",
            "set_compute_threads"]
 
 
@@ -47,6 +48,14 @@ class InstantEngine(Protocol):
                 cancel: CancelCheck | None = None) -> Image.Image: ...
 
 
+class UniversalEngine(Protocol):
+    """Repaints an image in the style of any painting in one pass, in seconds (`UniversalStylizer` is one)."""
+
+    def stylize(self, content: ImageSource, style_or_styles: ImageSource, strength: float = 1.0,
+                keep_colors: bool = False, max_side: int | None = None, progress: ProgressCallback | None = None,
+                cancel: CancelCheck | None = None) -> Image.Image: ...
+
+
 class UpscaleEngine(Protocol):
     """Makes an image 4x larger (`superres.Upscaler` is one)."""
 
@@ -65,25 +74,30 @@ def load_style_engine(backbone: Backbone, weights_dir: Path | None = None,
 
 @dataclass(frozen=True)
 class Engines:
-    """What a worker computes with: one style engine per backbone its bot offers, the instant styles, and
-    the upscaler if the bot has one; a worker of one lane loads only that lane's (None for the others)."""
+    """What a worker computes with: one style engine per backbone its bot offers, the instant styles, the
+    universal stylizer (quick versions) and the upscaler if the bot has one; a worker of one lane loads
+    only that lane's (None for the others)."""
 
     styles: Mapping[Backbone, StyleEngine]
     instant: InstantEngine | None
     upscaler: UpscaleEngine | None = None
+    universal: UniversalEngine | None = None
 
 
 def load_engines(backbones: tuple[Backbone, ...], upscaling: bool, weights_dir: Path | None = None,
                  strip_pixels: int = STRIP_PIXELS, tile: int = DEFAULT_TILE, instant: bool = True) -> Engines:
     """Load every network once (seconds), before the worker takes jobs, so a missing file stops the
     start rather than a user's job; `strip_pixels` and `tile` bound the memory of a Gatys job and of an
-    upscaling (`bots.budget`)."""
+    upscaling (`bots.budget`); `instant`: the fast lane's networks (instant styles, quick versions)."""
     styles = {backbone: load_style_engine(backbone, weights_dir, strip_pixels) for backbone in backbones}
     upscaler = Upscaler(srgan_x4(weights_dir), tile=tile) if upscaling else None
     stylizer = InstantStylizer(weights_dir) if instant else None
     for style in stylizer.styles if stylizer else ():
         stylizer.network(style)
-    return Engines(styles, stylizer, upscaler)
+    universal = UniversalStylizer(weights_dir) if instant else None
+    if universal is not None:
+        universal.networks()
+    return Engines(styles, stylizer, upscaler, universal)
 
 
 def set_compute_threads(count: int) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["JobQueue", "Job", "Task", "JobState", "CancelReason", "QueueFull", "AlreadyQueued"]
+__all__ = ["JobQueue", "Job", "Task", "Followup", "JobState", "CancelReason", "QueueFull", "AlreadyQueued"]
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,9 @@ class CancelReason(enum.Enum):
 class Task(Protocol):
     """The work of one job, and how it tells its user about the queue."""
 
-    def run(self, job: Job) -> None:
-        """Do the work on a worker thread; poll `job.cancelled` (engines take it as their cancel check)."""
+    def run(self, job: Job) -> Followup | None:
+        """Do the work on a worker thread; poll `job.cancelled` (engines take it as their cancel check).
+        May return the owner's next job, queued the moment this one ends."""
 
     def moved(self, job: Job, position: int) -> None:
         """The job's place in its lane changed while it waits (1: next to start)."""
@@ -64,6 +65,15 @@ class Job:
     def cancelled(self) -> bool:
         """True once the job was asked to stop: the engines' cancel check."""
         return self._cancel.is_set()
+
+
+@dataclass(frozen=True)
+class Followup:
+    """A job that follows another of the same owner (a full painting after its quick version): it takes
+    the owner's place in the queue as the first ends, so no other request of theirs slips in between."""
+
+    task: Task
+    lane: str
 
 
 class QueueFull(Exception):
@@ -215,8 +225,9 @@ class JobQueue:
                 job.state = JobState.RUNNING
             self._announce(lane.name)
             log.info("job %d started for user %d", job.id, job.owner)
+            followup = None
             try:
-                job.task.run(job)
+                followup = job.task.run(job)
             except Exception:  # the task failed to report its own failure: keep the worker alive
                 log.exception("job %d for user %d raised", job.id, job.owner)
             finally:
@@ -224,7 +235,14 @@ class JobQueue:
                     job.state = JobState.FINISHED
                     if self._active.get(job.owner) is job:
                         del self._active[job.owner]
+                        if followup is not None and not self._closed:
+                            following = Job(next(self._ids), job.owner, followup.lane, followup.task)
+                            self._lanes[followup.lane].waiting.append(following)
+                            self._active[job.owner] = following
+                            self._cond.notify_all()
             log.info("job %d ended for user %d", job.id, job.owner)
+            if followup is not None:
+                self._announce(followup.lane)
 
     def _announce(self, lane_name: str) -> None:
         """Tell each waiting job of a lane whose place changed its new place (called without the lock)."""

@@ -12,12 +12,11 @@ from bots.backbone import Backbone
 from bots.settings import ASK, STRENGTHS, UserSettings
 from bots.styles import BUILTIN_STYLES, instant_title
 
-__all__ = ["STYLE", "INSTANT", "NETWORK", "RESULT", "SETTING", "COMPARE", "PREVIEW_ALL", "CallbackDataFilter",
-           "style_keyboard", "backbone_keyboard", "result_keyboard", "compared_keyboard", "settings_keyboard"]
+__all__ = ["STYLE", "INSTANT", "RESULT", "SETTING", "COMPARE", "PREVIEW_ALL", "CallbackDataFilter",
+           "style_keyboard", "quick_keyboard", "result_keyboard", "compared_keyboard", "settings_keyboard"]
 
 STYLE = CallbackData("key", prefix="style")  # a built-in style for the Gatys optimisation
 INSTANT = CallbackData("key", prefix="instant")  # an instant style's key, or PREVIEW_ALL
-NETWORK = CallbackData("choice", prefix="net")  # a backbone's key, or COMPARE
 RESULT = CallbackData("action", "backbone", "result", prefix="res")  # what to do next with a result
 SETTING = CallbackData("name", "value", prefix="set")
 COMPARE = "compare"
@@ -51,10 +50,21 @@ def style_keyboard(instant_styles: Sequence[str], preview: bool = True) -> Inlin
     return keyboard
 
 
-def backbone_keyboard(backbones: Sequence[Backbone]) -> InlineKeyboardMarkup:
-    keyboard = InlineKeyboardMarkup(row_width=2)
-    keyboard.add(*(_button(b.label, NETWORK.new(choice=b.value)) for b in backbones))
-    keyboard.row(_button(texts.COMPARE_BOTH, NETWORK.new(choice=COMPARE)))
+def quick_keyboard(result: int, backbones: Sequence[Backbone], upscaling: bool) -> InlineKeyboardMarkup:
+    """Under a quick version (number `result`): paint it fully (with each network, or both side by side,
+    on bots with several), upscale it where the bot can, or a new style."""
+    def button(text: str, action: str, backbone: Backbone | None) -> InlineKeyboardButton:
+        return _button(text, RESULT.new(action=action, backbone=backbone.value if backbone else "", result=result))
+
+    keyboard = InlineKeyboardMarkup()
+    if len(backbones) == 1:
+        keyboard.row(button(texts.PAINT_FULLY, "paint", backbones[0]))
+    else:
+        keyboard.row(*(button(texts.paint_with(b.label), "paint", b) for b in backbones))
+        keyboard.row(button(texts.COMPARE_BOTH, COMPARE, backbones[0]))
+    if upscaling:
+        keyboard.row(button(texts.UPSCALE, "upscale", None))
+    keyboard.row(button(texts.NEW_STYLE, "again", None))
     return keyboard
 
 
@@ -97,9 +107,9 @@ def settings_keyboard(settings: UserSettings, sizes: Sequence[int],
     keyboard.row(*(_button(_ticked(texts.COLOURS[keep], keep == settings.keep_colors),
                            SETTING.new(name="colors", value="photo" if keep else "painting"))
                    for keep in (False, True)))
-    if len(backbones) > 1:
-        choices = [(b.label, b.value, settings.backbone is b) for b in backbones]
-        choices.append((texts.ASK_EACH_TIME, ASK, settings.backbone is None))
-        keyboard.row(*(_button(_ticked(label, current), SETTING.new(name="network", value=value))
-                       for label, value, current in choices))
+    choices = [(texts.ASK_EACH_TIME, ASK, settings.backbone is None)]
+    choices += [(b.label if len(backbones) > 1 else texts.PAINT_FULLY, b.value, settings.backbone is b)
+                for b in backbones]
+    keyboard.row(*(_button(_ticked(label, current), SETTING.new(name="network", value=value))
+                   for label, value, current in choices))
     return keyboard

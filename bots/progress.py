@@ -12,16 +12,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from PIL import Image
 from requests import RequestException
 from telebot import TeleBot
 from telebot.apihelper import ApiException, ApiTelegramException
 
-from bots import texts
 from bots.delivery import Delivery
-from bots.media import jpeg
 
-__all__ = ["progress_bar", "StatusMessage", "Sketch"]
+__all__ = ["progress_bar", "StatusMessage"]
 
 log = logging.getLogger(__name__)
 BAR_WIDTH = 10
@@ -103,35 +100,3 @@ class StatusMessage:
             self._gone = True
         else:
             log.warning("could not edit the status message in chat %d: %s", self.chat_id, description)
-
-
-class Sketch:
-    """The first low-resolution preview of a painting, sent as a photo seconds after the job starts, so
-    that the user sees where it is going; deleted when the job ends. Thread-safe; failures only logged."""
-
-    def __init__(self, bot: TeleBot, chat_id: int) -> None:
-        self.bot, self.chat_id = bot, chat_id
-        self._lock = threading.Lock()
-        self._message_id: int | None = None
-        self._tried = False
-
-    def show(self, image: Image.Image) -> None:
-        """Send `image` as the sketch, if none was sent (or tried) yet."""
-        with self._lock:
-            if self._tried:
-                return
-            self._tried = True
-            try:
-                self._message_id = self.bot.send_photo(self.chat_id, jpeg(image), caption=texts.SKETCH).message_id
-            except (ApiException, RequestException) as exc:
-                log.warning("could not send a sketch to chat %d: %s", self.chat_id, exc)
-
-    def remove(self) -> None:
-        with self._lock:
-            if self._message_id is None:
-                return
-            try:
-                self.bot.delete_message(self.chat_id, self._message_id)
-            except (ApiException, RequestException) as exc:
-                log.warning("could not delete the sketch in chat %d: %s", self.chat_id, exc)
-            self._message_id = None

@@ -21,7 +21,7 @@ STRENGTHS = {"soft": 0.3, "normal": 1.0, "strong": 3.0}
 # An instant network paints exactly as strongly as it was trained to: "soft" mixes some of the photo back
 # in (a share of the painting, from 0 to 1), and "strong" cannot go further than "normal".
 INSTANT_STRENGTHS = {"soft": 0.6, "normal": 1.0, "strong": 1.0}
-ASK = "ask"  # the network setting's value for "no default, ask each time"
+ASK = "ask"  # the network setting's value for "ask each time (buttons under the quick version)"
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class UserSettings:
     strength: str = "normal"
     size: int = 384
     keep_colors: bool = False
-    backbone: Backbone | None = None  # None: ask each time (bots with several backbones)
+    backbone: Backbone | None = None  # paints fully right after the quick version; None: ask each time
 
     def transfer_settings(self, steps: int | None) -> TransferSettings:
         """What the engine gets; `steps` is the bot's setting (None: the backbone's preset)."""

@@ -21,9 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from PIL import Image
-from requests import RequestException
 from telebot import TeleBot
-from telebot.apihelper import ApiException
 from telebot.types import InputMediaPhoto
 
 from bots import texts
@@ -32,9 +30,9 @@ from bots.config import BotConfig
 from bots.conversation import Remembered
 from bots.delivery import Delivery
 from bots.jobs import CancelReason
-from bots.keyboards import compared_keyboard, result_keyboard, style_keyboard
+from bots.keyboards import compared_keyboard, quick_keyboard, result_keyboard, style_keyboard
 from bots.media import Unusable, download, jpeg
-from bots.progress import Sketch, StatusMessage
+from bots.progress import StatusMessage
 from bots.store import JobJournal, JobRecord, JobStatus, ResultStorage, Store
 from bots.store.codec import decode_request
 from bots.styles import INSTANT_STYLES, instant_title
@@ -45,7 +43,8 @@ from transfer.progress import Cancelled, check_cancel
 if TYPE_CHECKING:
     from bots.engines import Engines
 
-__all__ = ["Services", "Stop", "run_job", "job_folder", "ChatTask", "PaintTask", "InstantTask", "UpscaleTask"]
+__all__ = ["Services", "Stop", "run_job", "job_folder", "ChatTask", "PaintTask", "QuickTask", "InstantTask",
+           "UpscaleTask"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,7 +88,8 @@ def job_folder(temp_dir: Path, job_id: int) -> Path:
 
 def run_job(record: JobRecord, services: Services, stop: Stop) -> JobStatus | None:
     """Run a journalled job to its end; returns its final status, or None when a shutdown stopped it."""
-    task = {"paint": PaintTask, "instant": InstantTask, "upscale": UpscaleTask}[record.kind](services, record)
+    task = {"paint": PaintTask, "quick": QuickTask, "instant": InstantTask,
+            "upscale": UpscaleTask}[record.kind](services, record)
     return task.run(stop)
 
 
@@ -100,6 +100,7 @@ class ChatTask(ABC):
         self.services, self.record, self.chat_id = services, record, record.chat_id
         self.status = StatusMessage(services.telegram, record.chat_id, record.status_message_id,
                                     services.config.progress_interval, delivery=services.delivery)
+        self._delivered = False  # the journal says so: the job's last delivery went through
 
     @abstractmethod
     def work(self, stop: Stop, folder: Path) -> None:
@@ -126,11 +127,18 @@ class ChatTask(ABC):
             return self._failed(texts.JOB_FAILED)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-        return self._end(JobStatus.DELIVERED, texts.done(time.perf_counter() - started))
+        if self._delivered or self.services.journal.finish(self.record.id, JobStatus.DELIVERED):
+            self.status.final(texts.done(time.perf_counter() - started))
+        return JobStatus.DELIVERED
 
-    def deliver(self, what: str, send: Callable[[], T]) -> T:
-        """A Bot API call that delivers what the user waits for, retried (`bots.delivery`)."""
-        return self.services.delivery.call(f"{what} to chat {self.chat_id}", send)
+    def deliver(self, what: str, send: Callable[[], T], last: bool = False) -> T:
+        """A Bot API call that delivers what the user waits for, retried (`bots.delivery`); the `last` one
+        is journalled as delivered the moment Telegram takes it, so that neither a crash nor a restart
+        after it paints the job again, and the user may ask for the next job at once."""
+        sent = self.services.delivery.call(f"{what} to chat {self.chat_id}", send)
+        if last:
+            self._delivered = self.services.journal.finish(self.record.id, JobStatus.DELIVERED)
+        return sent
 
     def fetch_to(self, file_id: str, path: Path) -> Path:
         """Download a picture of the chat into the job's folder (raises Unusable)."""
@@ -146,7 +154,7 @@ class ChatTask(ABC):
         data = jpeg(image)
         self.deliver("a result", lambda: s.telegram.send_photo(
             self.chat_id, data, caption=caption, reply_markup=result_keyboard(number, painted, s.backbones,
-                                                                              s.upscaling)))
+                                                                              s.upscaling)), last=True)
 
     def send_album(self, pictures: list[tuple[Image.Image, str]]) -> list[str]:
         """Captioned pictures as one album; returns their file ids, in order."""
@@ -165,10 +173,7 @@ class ChatTask(ABC):
         """Say why, in a new message (so the user is notified), and close the status message."""
         if self.services.journal.finish(self.record.id, JobStatus.FAILED):
             self.status.final(texts.NOT_FINISHED)
-            try:
-                self.deliver("a notice", lambda: self.services.telegram.send_message(self.chat_id, message))
-            except (ApiException, RequestException) as exc:
-                log.warning("could not tell chat %d why its job failed: %s", self.chat_id, exc)
+            self.services.delivery.tell(self.services.telegram, self.chat_id, message)
         return JobStatus.FAILED
 
 
@@ -180,12 +185,8 @@ class PaintTask(ChatTask):
         content = self.fetch_to(request.content, folder / "content")
         style = (request.style.builtin_path() if request.style.builtin
                  else self.fetch_to(request.style.file_id or "", folder / "style"))
-        sketch = Sketch(self.services.telegram, self.chat_id)
-        try:
-            paintings = self.services.workflow.paint(content, style, request.backbones, request.settings,
-                                                     self.status.progress, stop.cancelled, sketch.show)
-        finally:
-            sketch.remove()  # the result (or the reason there is none) takes its place
+        paintings = self.services.workflow.paint(content, style, request.backbones, request.settings,
+                                                 self.status.progress, stop.cancelled)
         if len(paintings) == 1:
             painting = paintings[0]
             self.send_result(painting.image, texts.result_caption(painting.backbone.label, painting.seconds),
@@ -199,7 +200,26 @@ class PaintTask(ChatTask):
         pictures = {p.backbone: file_id for p, file_id in zip(paintings, sent)}
         number = s.results.remember(Remembered(self.chat_id, request, pictures))
         self.deliver("the comparison's buttons", lambda: s.telegram.send_message(
-            self.chat_id, texts.COMPARED, reply_markup=compared_keyboard(number, s.backbones, s.upscaling)))
+            self.chat_id, texts.COMPARED, reply_markup=compared_keyboard(number, s.backbones, s.upscaling)),
+            last=True)
+
+
+class QuickTask(ChatTask):
+    """The quick universal version of a painting request, in seconds on the fast lane, with the buttons to
+    paint it fully (or a full painting already following it: the payload's "then")."""
+
+    def work(self, stop: Stop, folder: Path) -> None:
+        s, request = self.services, decode_request(self.record.payload["request"])
+        content = self.fetch_to(request.content, folder / "content")
+        style = (request.style.builtin_path() if request.style.builtin
+                 else self.fetch_to(request.style.file_id or "", folder / "style"))
+        quick = s.workflow.quick(content, style, request.settings, self.status.progress, stop.cancelled)
+        number = s.results.remember(Remembered(self.chat_id, request))
+        data = jpeg(quick.image)
+        caption = texts.quick_caption(quick.seconds, painting_follows=bool(self.record.payload.get("then")))
+        self.deliver("a quick version", lambda: s.telegram.send_photo(
+            self.chat_id, data, caption=caption, reply_markup=quick_keyboard(number, s.backbones, s.upscaling)),
+            last=True)
 
 
 class InstantTask(ChatTask):
@@ -218,7 +238,7 @@ class InstantTask(ChatTask):
         self.send_album(captioned)
         keyboard = style_keyboard(self.services.instant_styles, preview=False)
         self.deliver("the styles to pick from", lambda: self.services.telegram.send_message(
-            self.chat_id, texts.PREVIEWED, reply_markup=keyboard))
+            self.chat_id, texts.PREVIEWED, reply_markup=keyboard), last=True)
 
 
 class UpscaleTask(ChatTask):
@@ -231,4 +251,4 @@ class UpscaleTask(ChatTask):
         image.save(buffer, "PNG")
         data, caption = buffer.getvalue(), texts.upscaled(image.width, image.height)
         self.deliver("an upscaled picture", lambda: self.services.telegram.send_document(
-            self.chat_id, data, visible_file_name="stylebot-x4.png", caption=caption))
+            self.chat_id, data, visible_file_name="stylebot-x4.png", caption=caption), last=True)

@@ -11,13 +11,13 @@ class Step:
 
     CONTENT = "content"
     STYLE = "style"
-    BACKBONE = "backbone"
 
 
 def help_text(backbone_labels: Sequence[str], upscaling: bool) -> str:
     lines = ["🎨 I repaint your photo in the style of a painting.",
              "Send me a photo, then a painting whose style you like (or pick one of mine).",
-             "⚡ styles are ready in seconds (🖼 Preview all shows them all); the others take a few minutes."]
+             "You get a quick version in seconds; paint it fully for the finest result (a few minutes).",
+             "⚡ styles are ready in seconds too (🖼 Preview all shows them all)."]
     if len(backbone_labels) > 1:
         extra = " and upscale results ×4" if upscaling else ""
         lines.append(f"I paint with {' or '.join(backbone_labels)}, can compare them side by side{extra}.")
@@ -28,7 +28,6 @@ def help_text(backbone_labels: Sequence[str], upscaling: bool) -> str:
 HELP_STEP = {
     Step.CONTENT: "",
     Step.STYLE: "\n\nRight now I'm waiting for the style picture.",
-    Step.BACKBONE: "\n\nRight now I'm waiting for you to pick a network.",
 }
 
 ASK_STYLE = ("Got your photo 👍 Now send a painting whose style you like, or pick one of mine "
@@ -37,15 +36,12 @@ ASK_STYLE_AGAIN = "Same photo, new style: send a painting, or pick one of mine (
 PREVIEW_ALL = "🖼 Preview all"
 PREVIEW_CHOSEN = "🖼 Your photo in every ⚡ style, coming up…"
 PREVIEWED = "Like one? Pick it for your photo at full size, or send a painting of your own:"
-ASK_BACKBONE = "Which network should paint it?"
 STYLE_CHOSEN = "Style: {title}"
-BACKBONE_CHOSEN = "Network: {label}"
 COMPARE_BOTH = "⚖️ Compare both"
 
 HINTS = {
     Step.CONTENT: "Send me a photo to repaint 📷 (or /help).",
     Step.STYLE: "Now I need the style: send a painting (photo or image file), or pick one of the styles above.",
-    Step.BACKBONE: "Pick a network with the buttons above, or /cancel.",
 }
 WRONG_KIND = {
     "text": "",
@@ -140,8 +136,16 @@ def painting_instant(title: str, stage: int, stages: int) -> str:
     return f"{title}{_stage(stage, stages)}…"
 
 
+QUICK_STAGE = "⚡ A quick version…"
+
+
+def quick_caption(seconds: float, painting_follows: bool) -> str:
+    then = ("The full painting is on its way (a few minutes)." if painting_follows
+            else "Paint it fully for the finest result (a few minutes):")
+    return f"⚡ Quick version — {seconds:.1f} s. {then}"
+
+
 UPSCALING = "🔍 Upscaling ×4…"
-SKETCH = "✏️ A first sketch, at low resolution. The finished painting will replace it."
 
 
 def done(seconds: float) -> str:
@@ -164,6 +168,13 @@ NEW_STYLE = "🎨 New style"
 UPSCALE = "🔍 Upscale ×4"
 
 
+PAINT_FULLY = "🎨 Paint fully"
+
+
+def paint_with(label: str) -> str:
+    return f"🎨 Paint with {label}"
+
+
 def try_backbone(label: str) -> str:
     return f"🔁 Try {label}"
 
@@ -178,13 +189,14 @@ COLOURS = {False: "Painting's colours", True: "Photo's colours"}
 ASK_EACH_TIME = "Ask me"
 
 
-def settings_text(strength: str, size: int, keep_colors: bool, backbone_label: str | None) -> str:
-    """The /settings message; `backbone_label` only on bots with several networks ("" for "ask me")."""
+def settings_text(strength: str, size: int, keep_colors: bool, full_with: str | None) -> str:
+    """The /settings message; `full_with`: the network that paints fully right after the quick version
+    ("" on a bot with one network), None to ask each time."""
+    after = "ask me" if full_with is None else f"paint fully{f' with {full_with}' if full_with else ''}"
     lines = ["⚙️ Your settings, used for your next pictures. Tap to change:",
              f"• Style strength: {STRENGTH_LABELS[strength].lower()}", f"• Size: {size} px",
-             f"• Colours: {'from your photo' if keep_colors else 'from the painting'}"]
-    if backbone_label is not None:
-        lines.append(f"• Network: {backbone_label or 'ask me each time'}")
+             f"• Colours: {'from your photo' if keep_colors else 'from the painting'}",
+             f"• After the quick version: {after}"]
     return "\n".join(lines)
 
 

@@ -1,7 +1,7 @@
 """A worker process: loads the networks of its lane once, then runs the jobs its supervisor sends it.
 
 Started by the chat process (`bots.runner.processes`), never by hand. It talks to Telegram itself
-(downloads, progress, sketches, results, all through the delivery retry policy) and writes the journal
+(downloads, progress, results, all through the delivery retry policy) and writes the journal
 itself, so that a result it delivered is never painted again. It ends within a second when the chat
 process dies, even by SIGKILL: a thread waits on the pipe, which reads EOF then. Ctrl-C in a terminal
 reaches the whole process group: workers ignore it and let the chat process stop them.

@@ -30,7 +30,6 @@ __all__ = ["Style", "PaintRequest", "InstantRequest", "Painting", "InstantPainti
 
 # (stage title, fraction of the whole request done)
 StageReport = Callable[[str, float], None]
-SketchCallback = Callable[[Image.Image], None]  # receives the engine's low-resolution previews
 PREVIEW_SIDE = 384  # px, long side at most of each picture in a preview of every instant style
 
 
@@ -82,7 +81,7 @@ class Painting:
 
 @dataclass(frozen=True)
 class InstantPainting:
-    style: str  # the instant style's key
+    style: str  # the instant style's key ("quick" for a universal quick version)
     image: Image.Image
     seconds: float
 
@@ -95,8 +94,8 @@ class TransferWorkflow:
         self.steps = steps  # None: each backbone's preset
 
     def paint(self, content: Path, style: Path, backbones: tuple[Backbone, ...], settings: UserSettings,
-              report: StageReport, cancel: CancelCheck, sketch: SketchCallback | None = None) -> list[Painting]:
-        """One painting per backbone, in order; its previews go to `sketch`. Raises ImageError for refused
+              report: StageReport, cancel: CancelCheck) -> list[Painting]:
+        """One painting per backbone, in order. Raises ImageError for refused
         pictures, Cancelled."""
         transfer = settings.transfer_settings(self.steps)
         titles = [texts.painting(backbone.label, n, len(backbones)) for n, backbone in enumerate(backbones, 1)]
@@ -106,7 +105,7 @@ class TransferWorkflow:
                                                               cancel=cancel)
 
         return [Painting(backbone, image, seconds)
-                for backbone, (image, seconds) in zip(backbones, _in_stages(titles, run, report, sketch))]
+                for backbone, (image, seconds) in zip(backbones, _in_stages(titles, run, report))]
 
     def stylize(self, content: Path, styles: tuple[str, ...], settings: UserSettings, report: StageReport,
                 cancel: CancelCheck) -> list[InstantPainting]:
@@ -126,6 +125,20 @@ class TransferWorkflow:
         return [InstantPainting(key, image, seconds)
                 for key, (image, seconds) in zip(styles, _in_stages(titles, run, report))]
 
+    def quick(self, content: Path, style: Path, settings: UserSettings, report: StageReport,
+              cancel: CancelCheck) -> InstantPainting:
+        """The quick (universal) version of a painting request, at the user's size and strength. Raises
+        ImageError for refused pictures, Cancelled; RuntimeError if this worker has no universal engine."""
+        if self.engines.universal is None:
+            raise RuntimeError("this worker has no universal stylizer")
+        universal = self.engines.universal
+        report(texts.QUICK_STAGE, 0.0)
+        started = time.perf_counter()
+        image = universal.stylize(content, style, strength=settings.instant_strength,
+                                  keep_colors=settings.keep_colors, max_side=settings.size,
+                                  progress=lambda p: report(texts.QUICK_STAGE, p.fraction), cancel=cancel)
+        return InstantPainting("quick", image, time.perf_counter() - started)
+
     def upscale(self, image: Path, report: StageReport, cancel: CancelCheck) -> Image.Image:
         """The picture 4x larger. Raises ImageError, Cancelled; RuntimeError if the bot cannot upscale."""
         if self.engines.upscaler is None:
@@ -136,15 +149,13 @@ class TransferWorkflow:
 
 
 def _in_stages(titles: Sequence[str], run: Callable[[int, ProgressCallback], Image.Image],
-               report: StageReport, sketch: SketchCallback | None = None) -> list[tuple[Image.Image, float]]:
+               report: StageReport) -> list[tuple[Image.Image, float]]:
     """`run(stage, progress)` for each stage in order, reported as one progress over all of them under each
-    stage's title, previews passed to `sketch`; returns each stage's picture and the seconds it took."""
+    stage's title; returns each stage's picture and the seconds it took."""
     done = []
     for stage, title in enumerate(titles):
         def progress(p: Progress, stage: int = stage, title: str = title) -> None:
             report(title, (stage + p.fraction) / len(titles))
-            if sketch is not None and p.preview is not None:
-                sketch(p.preview)
 
         report(title, stage / len(titles))
         started = time.perf_counter()

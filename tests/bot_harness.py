@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bots import BotConfig, Engines, StyleBot, texts
+from bots import Backbone, BotConfig, Engines, StyleBot, texts
 from fake_bot_api import FakeBotApi
 
 TOKEN = "123:TEST-TOKEN"
@@ -48,7 +48,7 @@ def bot_config(api: FakeBotApi, temp_dir: Path, **overrides: Any) -> BotConfig:
 def engines_for(bot_class: type[StyleBot], every: Engines) -> Engines:
     """The subset of the session's engines a bot class declares."""
     return Engines({b: every.styles[b] for b in bot_class.backbones}, every.instant,
-                   every.upscaler if bot_class.upscaling else None)
+                   every.upscaler if bot_class.upscaling else None, every.universal)
 
 
 class BotUnderTest:
@@ -152,19 +152,26 @@ class User:
         """Send the content photo; returns the bot's question for the style (with its keyboard)."""
         return self.gets(texts.ASK_STYLE, self.sends_photo(data))
 
-    def picks_style(self, prompt: dict, key: str = "mosaic") -> int:
-        return self.presses(prompt, f"style:{key}")
+    def picks_style(self, prompt: dict, key: str = "mosaic", backbone: str = "vgg19") -> int:
+        """Pick a gallery painting, wait for its quick version and ask for the full painting with `backbone`
+        ("compare": both side by side); returns a mark for what follows."""
+        return self.paints_fully(self.gets_quick(self.presses(prompt, f"style:{key}")), backbone)
 
-    def picks_backbone_if_asked(self, since: int, choice: str = "vgg19") -> int:
-        """On bots with several networks, answer the network question; returns a mark for what follows."""
+    def gets_quick(self, since: int, timeout: float = RESULT_TIMEOUT) -> dict:
+        """The quick (universal) version of a painting, with its buttons (tapped at once, they work: the
+        runner lets a delivered job settle)."""
+        return self.api.wait_for_message(self.chat_id, "⚡ Quick version", since=since, timeout=timeout)
+
+    def paints_fully(self, quick: dict, backbone: str = "vgg19") -> int:
+        """Press the button under a quick version that paints it fully with `backbone` (or "compare")."""
         if not self.running.asks_backbone:
-            return since
-        question = self.gets(texts.ASK_BACKBONE, since)
-        return self.presses(question, f"net:{choice}")
+            return self.taps(quick, texts.PAINT_FULLY)
+        label = texts.COMPARE_BOTH if backbone == "compare" else texts.paint_with(Backbone(backbone).label)
+        return self.taps(quick, label)
 
     def paints(self, style_key: str = "mosaic", backbone: str = "vgg19") -> dict:
         """The whole main flow with a built-in style; returns the result photo once the job is over."""
-        since = self.picks_backbone_if_asked(self.picks_style(self.starts_with_photo(), style_key), backbone)
+        since = self.picks_style(self.starts_with_photo(), style_key, backbone)
         result = self.gets_photo(since)
         self.waits_for_job_end()
         return result

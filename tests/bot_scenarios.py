@@ -24,22 +24,32 @@ def _long_side(api_message: dict, user: User) -> int:
 
 
 def main_flow_with_builtin_style(bot: BotUnderTest, backbone: str) -> dict:
-    """/start, photo, built-in style (and network): one status message with a bar, then the result photo."""
+    """/start, photo, built-in style: its quick version with the buttons to paint it fully; then the full
+    painting (with `backbone`): a status message with a bar, then the result photo."""
     user = bot.user(101)
     assert "repaint your photo" in user.gets("", user.says("/start"))["text"]
     prompt = user.starts_with_photo()
     gatys_gallery = [data for _, data in user.api.inline_buttons(prompt) if data.startswith("style:")]
     assert gatys_gallery == ["style:mosaic", "style:swirls", "style:waves", "style:cubist"]
-    since = user.picks_style(prompt, "mosaic")
-    assert user.gets(texts.STYLE_CHOSEN.format(title="🪟 Mosaic"), since)["message_id"] == prompt["message_id"]
-    result = user.gets_photo(user.picks_backbone_if_asked(since, backbone))
+    mark = user.api.mark()
+    since = user.picks_style(prompt, "mosaic", backbone)
+    assert user.gets(texts.STYLE_CHOSEN.format(title="🪟 Mosaic"), mark)["message_id"] == prompt["message_id"]
+    quick = user.gets_quick(mark)
+    assert _long_side(quick, user) == 64 and "Paint it fully for the finest result" in quick["caption"]
+    buttons = [text for text, _ in user.api.inline_buttons(quick)]
+    paint = [texts.PAINT_FULLY] if len(bot.bot.backbones) == 1 else \
+        [texts.paint_with(b.label) for b in bot.bot.backbones] + [texts.COMPARE_BOTH]
+    assert buttons == paint + ([texts.UPSCALE] if bot.bot.upscaling else []) + [texts.NEW_STYLE]
+    result = user.gets_photo(since)
     label = {"vgg19": "VGG19", "resnet50": "ResNet50"}[backbone]
     assert result["caption"].startswith(f"{label} — ") and result["caption"].endswith(" s")
     assert _long_side(result, user) == 64  # the bot's size setting, not the photo's 120 px
     assert user.api.inline_buttons(result)[0][0] == texts.NEW_STYLE
 
-    done = user.gets("✅ Done in")
-    assert len(user.status_messages()) == 1, "one status message per job, edited in place"
+    user.waits_for_job_end()
+    assert len(user.status_messages()) == 2, "one status message per job (quick, full), edited in place"
+    done = user.status_messages()[-1]  # the full painting's
+    assert done["text"].startswith("✅ Done in")
     edits = [text for _, text in user.status_edits(done["message_id"])]
     assert any(text.startswith(f"🎨 Painting with {label}…\n") and "▓" in text and text.endswith("%")
                for text in edits), edits
@@ -56,11 +66,11 @@ def own_style_sent_as_files(bot: BotUnderTest, backbone: str) -> None:
     assert any(c.method == "getFile" and c.params["file_id"] == document_id for c in user.api.calls)
     assert user.api.inline_buttons(prompt)  # built-in styles offered
     since = user.sends_photo(photo_bytes((90, 90), seed=2))
-    result = user.gets_photo(user.picks_backbone_if_asked(since, backbone))
+    result = user.gets_photo(user.paints_fully(user.gets_quick(since), backbone))
     assert _long_side(result, user) == 64
 
     again = user.gets(texts.ASK_STYLE_AGAIN, user.taps(result, texts.NEW_STYLE))
-    second = user.gets_photo(user.picks_backbone_if_asked(user.picks_style(again, "waves"), backbone))
+    second = user.gets_photo(user.picks_style(again, "waves", backbone))
     assert second["message_id"] > result["message_id"]
     user.waits_for_job_end()
     assert bot.job_files() == []
@@ -70,7 +80,7 @@ def cancel_queued_and_running_while_help_answers(bot: BotUnderTest, backbone: st
     """A long job runs; /help is answered at once; a second user is queued, told so, and cancels; then the
     first user cancels the running job. Needs a bot whose jobs never end on their own (huge step count)."""
     first, second, bystander = bot.user(201), bot.user(202), bot.user(203)
-    since = first.picks_backbone_if_asked(first.picks_style(first.starts_with_photo()), backbone)
+    since = first.picks_style(first.starts_with_photo(), backbone=backbone)
     running = first.gets("🎨 Painting with", since)
 
     for user in (first, bystander):
@@ -80,8 +90,7 @@ def cancel_queued_and_running_while_help_answers(bot: BotUnderTest, backbone: st
                         and c.time >= asked_at and c.params["text"] == reply["text"])
         assert answered.time - asked_at < 2.0, "/help waited for the running job"
 
-    since = second.picks_backbone_if_asked(second.picks_style(second.starts_with_photo(photo_bytes(seed=5))),
-                                           backbone)
+    since = second.picks_style(second.starts_with_photo(photo_bytes(seed=5)), backbone=backbone)
     queued = second.gets("You're #1 in the queue", since)
     busy = second.says("/start")
     second.gets("I repaint your photo", busy)
@@ -102,22 +111,19 @@ def cancel_queued_and_running_while_help_answers(bot: BotUnderTest, backbone: st
     assert min(gaps) >= bot.bot.config.progress_interval * 0.9, gaps
     first.waits_for_job_end()
     assert bot.job_files() == []
-    assert not any(m.get("photo") for u in (first, second) for m in u.api.messages(u.chat_id))
+    assert not [m for u in (first, second) for m in u.api.messages(u.chat_id)
+                if m.get("photo") and not m["caption"].startswith("⚡ Quick version")], "only quick versions"
 
 
 def two_users_at_once(bot: BotUnderTest, backbone: str) -> None:
     """Two users ask one right after the other: the second is told its place, then both get their picture."""
     first, second = bot.user(301), bot.user(302)
     first_prompt, second_prompt = first.starts_with_photo(), second.starts_with_photo(photo_bytes(seed=3))
-    if bot.asks_backbone:
-        first_prompt = first.gets(texts.ASK_BACKBONE, first.picks_style(first_prompt))
-        second_prompt = second.gets(texts.ASK_BACKBONE, second.picks_style(second_prompt))
-        first_asked = first.presses(first_prompt, f"net:{backbone}")
-    else:
-        first_asked = first.picks_style(first_prompt)
+    first_quick = first.gets_quick(first.presses(first_prompt, "style:mosaic"))
+    second_quick = second.gets_quick(second.presses(second_prompt, "style:mosaic"))
+    first_asked = first.paints_fully(first_quick, backbone)
     first.gets("🎨 Painting with", first_asked)  # the first job runs (for seconds: the bot has many steps)
-    second_asked = second.presses(second_prompt, f"net:{backbone}") if bot.asks_backbone \
-        else second.picks_style(second_prompt)
+    second_asked = second.paints_fully(second_quick, backbone)
     queued = second.gets("You're #1 in the queue", second_asked)
     first.gets_photo(first_asked)
     second.gets_photo(second_asked)
@@ -164,15 +170,8 @@ def wrong_input_at_every_step(bot: BotUnderTest) -> None:
     hint(user.sends_photo(photo_bytes((20, 20))), "The image is too small")
     assert "waiting for the style" in user.gets("I repaint", user.says("/help"))["text"]
 
-    if bot.asks_backbone:
-        question = user.gets(texts.ASK_BACKBONE, user.picks_style(prompt))
-        hint(user.sends_photo(), texts.HINTS[texts.Step.BACKBONE])
-        hint(user.says("the first one"), texts.HINTS[texts.Step.BACKBONE])
-        user.gets(texts.CANCELLED_DRAFT, user.says("/cancel"))
-        stale = user.presses(question, "net:vgg19")
-    else:
-        user.gets(texts.CANCELLED_DRAFT, user.says("/cancel"))
-        stale = user.picks_style(prompt)
+    user.gets(texts.CANCELLED_DRAFT, user.says("/cancel"))
+    stale = user.presses(prompt, "style:mosaic")
     answer = user.api.wait_for(lambda c: c.method == "answerCallbackQuery", since=stale)
     assert answer.params["text"] == texts.EXPIRED_BUTTON
     user.gets(texts.NOTHING_TO_CANCEL, user.says("/cancel"))
@@ -184,7 +183,7 @@ def failing_job(bot: BotUnderTest, caplog: pytest.LogCaptureFixture) -> None:
     files are deleted and the bot goes on serving."""
     user = bot.user(501)
     with caplog.at_level(logging.ERROR, logger="bots"):
-        since = user.picks_backbone_if_asked(user.picks_style(user.starts_with_photo()))
+        since = user.picks_style(user.starts_with_photo())
         user.gets(texts.JOB_FAILED, since, timeout=30)
         assert user.gets(texts.NOT_FINISHED, since)["text"] == texts.NOT_FINISHED
     failures = [r for r in caplog.records if r.name == "bots.tasks" and r.exc_info]

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from telebot import apihelper
 
+from bench.soak import ask_for_painting
 from bot_harness import photo_bytes
-from bots import BotConfig, ConfigError, texts
+from bots import BotConfig, ConfigError
 from bots.app import RedactingFormatter
 from bots.config import PUBLIC_DOWNLOAD_LIMIT, use_api_server
 from bots.settings import UserSettings
@@ -103,7 +104,7 @@ def test_missing_weights_file_is_one_line_on_stderr(tmp_path: Path, random_resne
     """The SRGAN file has no automatic download, so its absence is reported without any network access."""
     weights = tmp_path / "weights"
     weights.mkdir()
-    for name in ("vgg19_features_0_10.pth", "resnet50_stem_layer2_0.pth", "fast_style"):
+    for name in ("vgg19_features_0_10.pth", "resnet50_stem_layer2_0.pth", "fast_style", "wct"):
         (weights / name).symlink_to((random_resnet_weights_dir / name).resolve())
     done = _run_script("run_full.py", {"BOT_TOKEN": TOKEN, "STYLEBOT_WEIGHTS_DIR": str(weights)}, tmp_path)
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
@@ -127,9 +128,7 @@ def test_run_script_with_dotenv_answers_then_stops_on_sigterm(tmp_path: Path, re
     try:
         fake_api.send_text(5, "/help")
         fake_api.wait_for_message(5, "I repaint your photo", timeout=60)
-        fake_api.send_photo(5, photo_bytes())
-        prompt = fake_api.wait_for_message(5, texts.ASK_STYLE)
-        fake_api.press_button(5, prompt["message_id"], "style:waves")
+        ask_for_painting(fake_api, 5, photo_bytes(), "style:waves")
         fake_api.wait_for_message(5, "🎨 Painting with VGG19", timeout=30)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)

@@ -37,14 +37,14 @@ def test_own_style_and_content_sent_as_file_random_resnet_weights(start_bot) -> 
 def test_comparison_album_then_upscale_one_of_them_random_resnet_weights(start_bot) -> None:
     bot = start_bot(FullBot)
     user = bot.user(901)
-    question = user.gets(texts.ASK_BACKBONE, user.picks_style(user.starts_with_photo(), "swirls"))
-    assert [data for _, data in bot.api.inline_buttons(question)] == ["net:vgg19", "net:resnet50", "net:compare"]
-    since = user.presses(question, "net:compare")
+    since = user.picks_style(user.starts_with_photo(), "swirls", "compare")
     album = bot.api.wait_for_media_group(user.chat_id, since=since, count=2, timeout=60)
     captions = [m["caption"] for m in album]
     assert captions[0].startswith("VGG19 — ") and captions[1].startswith("ResNet50 — ")
     assert all(caption.endswith(" s") for caption in captions)
-    status = user.gets("✅ Done in", since)
+    user.waits_for_job_end()
+    status = user.status_messages()[-1]  # the comparison's (the quick version's came first)
+    assert status["text"].startswith("✅ Done in")
     edits = [text for _, text in user.status_edits(status["message_id"])]
     assert any("VGG19 (1/2)" in text for text in edits) and any("ResNet50 (2/2)" in text for text in edits)
 
@@ -88,14 +88,20 @@ def test_result_buttons_other_backbone_compare_and_upscale_random_resnet_weights
     assert bot.job_files() == []
 
 
-def test_default_network_from_settings_skips_the_question_random_resnet_weights(start_bot) -> None:
+def test_always_paint_fully_from_settings_follows_the_quick_version_random_resnet_weights(start_bot) -> None:
+    """/settings "after the quick version: ResNet50": the full painting follows the quick one, unasked."""
     bot = start_bot(FullBot)
     user = bot.user(903)
-    menu = user.gets("Network: ask me each time", user.says("/settings"))
-    user.gets("Network: ResNet50", user.presses(menu, "set:network:resnet50"))
-    result = user.gets_photo(user.picks_style(user.starts_with_photo()))
-    assert result["caption"].startswith("ResNet50 — ")
-    assert not any(texts.ASK_BACKBONE in text for text in user.texts())
+    menu = user.gets("After the quick version: ask me", user.says("/settings"))
+    user.gets("After the quick version: paint fully with ResNet50", user.presses(menu, "set:network:resnet50"))
+    since = user.presses(user.starts_with_photo(), "style:waves")
+    quick = user.gets_quick(since)
+    assert "The full painting is on its way" in quick["caption"]
+    result = bot.api.wait_for_message(user.chat_id, "ResNet50 — ", since=since, timeout=60)
+    assert result["message_id"] > quick["message_id"]
+    user.waits_for_job_end()
+    assert [m["text"][:9] for m in user.status_messages()] == ["✅ Done in", "✅ Done in"], "two jobs, both done"
+    assert [bot.bot.store.journal.get(n).kind for n in (1, 2)] == ["quick", "paint"]
 
 
 def test_cancel_queued_and_running_jobs_while_help_is_answered(start_bot) -> None:
@@ -117,5 +123,5 @@ def test_failing_job_is_reported_and_the_bot_goes_on(start_bot, bot_engines, cap
     vgg, resnet = bot_engines.styles[Backbone.VGG19], bot_engines.styles[Backbone.RESNET50]
     broken = Engines({Backbone.VGG19: StyleTransfer(vgg.extractor, RESNET50_PRESET),
                       Backbone.RESNET50: StyleTransfer(resnet.extractor, VGG19_PRESET)},
-                     bot_engines.instant, bot_engines.upscaler)
+                     bot_engines.instant, bot_engines.upscaler, bot_engines.universal)
     scenario.failing_job(start_bot(FullBot, engines=broken), caplog)

@@ -62,7 +62,7 @@ def test_an_instant_style_skips_the_network_and_arrives_in_every_bot(start_bot, 
     result = user.gets_photo(since, timeout=INSTANT_WAIT)
     assert result["caption"].startswith("⚡ Udnie — ") and result["caption"].endswith(" s")
     assert _buttons(user, result) == [texts.NEW_STYLE, *([texts.UPSCALE] if bot_class.upscaling else [])]
-    assert not any(texts.ASK_BACKBONE in text for text in user.texts())
+    assert not any(text.startswith("⚡ Quick version") for text in user.texts()), "an instant style needs none"
 
     picture = _picture(user, result)
     assert max(picture.size) == 64  # the bot's size setting, not the photo's 120 px
@@ -85,7 +85,8 @@ def test_an_instant_style_does_not_wait_behind_another_users_transfer(start_bot)
     result = hurried.gets_photo(since, timeout=INSTANT_WAIT)
     job, place = bot.bot.runner.active(painter.chat_id)
     assert job.state is JobState.RUNNING and place == 0, "the Gatys job was still running"
-    assert not any(m.get("photo") for m in bot.api.messages(painter.chat_id))
+    assert not any(m.get("photo") and not m["caption"].startswith("⚡ Quick version")
+                   for m in bot.api.messages(painter.chat_id)), "no painting yet, only its quick version"
     assert result["caption"].startswith("⚡ Wave — ")
     status = hurried.status_messages()[0]
     assert not any("in the queue" in text for _, text in hurried.status_edits(status["message_id"]))
@@ -195,7 +196,8 @@ def test_one_job_per_user_across_lanes(start_bot) -> None:
     user.gets(texts.CANCELLING_RUNNING, user.says("/cancel"))
     user.gets(texts.CANCELLED, timeout=30)
     user.waits_for_job_end()
-    assert sum(1 for m in bot.api.messages(user.chat_id) if m.get("photo")) == 1
+    assert [m["caption"][:9] for m in bot.api.messages(user.chat_id) if m.get("photo")] == [
+        "⚡ Wave — ", "⚡ Quick v"], "the instant result and the quick version; no painting"
 
 
 def test_instant_buttons_without_a_photo_get_a_hint(start_bot) -> None:

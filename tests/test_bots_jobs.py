@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bots.jobs import AlreadyQueued, CancelReason, Job, JobQueue, JobState, QueueFull
+from bots.jobs import AlreadyQueued, CancelReason, Followup, Job, JobQueue, JobState, QueueFull
 
 WAIT = 5.0
 
@@ -138,3 +138,37 @@ def test_shutdown_cancels_running_drops_waiting_and_refuses_new_jobs() -> None:
     assert waiting.was_dropped and job_b.state is JobState.DROPPED and job_b.cancel_reason is CancelReason.SHUTDOWN
     with pytest.raises(RuntimeError, match="shut down"):
         queue.submit(3, Recorder("c", []), "slow")
+
+
+class Leader(Recorder):
+    """A task that hands its owner's place to a follow-up job in another lane when it ends."""
+
+    def __init__(self, name: str, log: list[str], followup: Recorder, lane: str) -> None:
+        super().__init__(name, log)
+        self.followup, self.lane = followup, lane
+
+    def run(self, job: Job) -> Followup:
+        super().run(job)
+        return Followup(self.followup, self.lane)
+
+
+def test_a_followup_takes_its_owners_place_as_the_job_ends(queue: JobQueue) -> None:
+    """A quick version hands over to its full painting: the owner never has a moment without a job (so
+    no other request of theirs slips in between), and the follow-up waits its turn in its own lane."""
+    ran: list[str] = []
+    blocker = Recorder("other user's painting", ran, blocking=True)
+    queue.submit(2, blocker, "slow")
+    assert blocker.started.wait(WAIT)
+    painting = Recorder("painting", ran)
+    queue.submit(1, Leader("quick", ran, painting, "slow"), "instant")
+    deadline = time.monotonic() + WAIT
+    while ran[-1:] != ["quick"] or queue.active(1) is None or queue.active(1)[0].lane != "slow":
+        assert time.monotonic() < deadline, "the follow-up was not queued"
+        time.sleep(0.01)
+    job, place = queue.active(1)
+    assert place == 1 and job.state is JobState.QUEUED and painting.places == [1]
+    with pytest.raises(AlreadyQueued):
+        queue.submit(1, Recorder("another request", ran), "instant")
+    blocker.release.set()
+    _wait_idle(queue, 1, 2)
+    assert ran == ["other user's painting", "quick", "painting"]

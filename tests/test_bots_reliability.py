@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench.soak import child_processes
+from bench.soak import ask_for_painting, child_processes
 from bot_harness import BotUnderTest, User, photo_bytes, wait_until
 from bots import FullBot, VggBot, texts
 from bots.settings import UserSettings
@@ -37,7 +37,8 @@ def _sent(api: FakeBotApi, method: str, chat: int, since: int = 0) -> tuple[int,
 
 
 def _photos(api: FakeBotApi, chat: int) -> list[dict]:
-    return [m for m in api.messages(chat) if "photo" in m and not (m.get("caption") or "").startswith("✏️")]
+    """The results in `chat` (quick versions are not results)."""
+    return [m for m in api.messages(chat) if "photo" in m and not m["caption"].startswith("⚡ Quick version")]
 
 
 # ---- 1. deliveries that survive Telegram -----------------------------------------------------------------
@@ -98,19 +99,19 @@ def test_a_delivery_that_never_gets_through_is_reported(start_bot) -> None:
     assert bot.bot.store.journal.get(1).status is JobStatus.FAILED
 
 
-def test_progress_edits_and_sketches_give_way_under_pressure(start_bot) -> None:
-    """Every progress edit answered 429 and the sketch refused: the job neither blocks nor fails, and its
-    picture is delivered."""
+def test_progress_edits_give_way_under_pressure(start_bot) -> None:
+    """Every progress edit answered 429 (retry after 30 s): the jobs neither block nor fail, and the quick
+    version (itself refused once with a 502) and the painting are delivered."""
     bot = start_bot(VggBot, sizes=(128,), default_size=128, steps=40, delivery_patience=3.0)
     user = bot.user(2004)
     prompt = user.starts_with_photo(photo_bytes((200, 150)))
     bot.api.fail_next("editMessageText", 429, "Too Many Requests: retry after 30", times=1000)
-    bot.api.fail_next("sendPhoto", 502, "Bad Gateway")  # the first sketch
+    bot.api.fail_next("sendPhoto", 502, "Bad Gateway")  # the quick version's first try
     since = user.picks_style(prompt)
     result = user.gets_photo(since, timeout=60)
     assert result["caption"].startswith("VGG19 — ")
     user.waits_for_job_end()
-    assert bot.bot.store.journal.get(1).status is JobStatus.DELIVERED
+    assert [bot.bot.store.journal.get(n).status for n in (1, 2)] == [JobStatus.DELIVERED] * 2
     assert len(_photos(bot.api, user.chat_id)) == 1
 
 
@@ -190,27 +191,28 @@ def test_a_killed_worker_is_replaced_its_job_retried_once_and_the_bot_goes_on(st
             assert instant["caption"].startswith("⚡ Wave")
             wait_until(lambda: (w := next(w for w in bot.bot.runner.stats().workers if w.name == "transfer-1"))
                        .alive and w.pid != painter.pid and _painting(victim, since), timeout=90)
-    assert victim.status_messages()[0]["text"] == texts.NOT_FINISHED
+    assert [m["text"] for m in victim.status_messages()][-1] == texts.NOT_FINISHED
     patient.gets_photo(timeout=120)
     patient.waits_for_job_end(timeout=60)
     stats = bot.bot.runner.stats()
     assert stats.worker_restarts == 2 and all(w.alive for w in stats.workers)
-    assert bot.bot.store.journal.get(1).status is JobStatus.FAILED
+    assert bot.bot.store.journal.get(2).status is JobStatus.FAILED  # 1 is the victim's quick version
     assert bot.job_files() == []
 
 
 def test_cancel_and_progress_cross_the_process_boundary(start_bot, real_weights_dir) -> None:
-    """A job in a worker process shows its progress and first sketch, and /cancel in the chat stops it there."""
-    bot = start_bot(VggBot, worker_processes=True, weights_dir=real_weights_dir, steps=100_000, sizes=(128,),
-                    default_size=128)  # at 128 px the engine works at 64 px first, and sketches there
+    """The quick version comes from the instant worker process, the full painting's progress from the
+    transfer worker, and /cancel in the chat stops it there."""
+    bot = start_bot(VggBot, worker_processes=True, weights_dir=real_weights_dir, steps=100_000)
     user = bot.user(2301)
-    since = user.picks_style(user.starts_with_photo(photo_bytes((200, 150))))
+    prompt = user.starts_with_photo()
+    quick = user.gets_quick(user.presses(prompt, "style:mosaic"), timeout=60)
+    since = user.paints_fully(quick)
     status = user.gets("🎨 Painting with VGG19", since, timeout=60)
-    bot.api.wait_for_photo(user.chat_id, since=since, timeout=30)  # the sketch
     user.gets(texts.CANCELLING_RUNNING, user.says("/cancel"))
     assert user.gets(texts.CANCELLED, since, timeout=30)["message_id"] == status["message_id"]
     user.waits_for_job_end()
-    assert bot.bot.store.journal.get(1).status is JobStatus.CANCELLED
+    assert [bot.bot.store.journal.get(n).status for n in (1, 2)] == [JobStatus.DELIVERED, JobStatus.CANCELLED]
     assert bot.bot.runner.stats().worker_restarts == 0 and bot.job_files() == []
 
 
@@ -251,12 +253,9 @@ def test_bot_killed_mid_job_delivers_after_restart(tmp_path: Path, real_weights_
                        STYLEBOT_MEMORY_LIMIT="2000")  # a small host: the workers pick small strips and tiles
     bot = _start(env, tmp_path)
     try:
-        fake_api.send_photo(5, photo_bytes())
-        fake_api.press_button(5, fake_api.wait_for_message(5, texts.ASK_STYLE, timeout=90)["message_id"],
-                              "style:waves")
+        ask_for_painting(fake_api, 5, photo_bytes(), "style:waves")
         fake_api.wait_for_message(5, "🎨 Painting with VGG19", timeout=60)
-        fake_api.send_photo(6, photo_bytes(seed=2))
-        fake_api.press_button(6, fake_api.wait_for_message(6, texts.ASK_STYLE)["message_id"], "style:mosaic")
+        ask_for_painting(fake_api, 6, photo_bytes(seed=2))
         fake_api.wait_for_message(6, "You're #1 in the queue")
         workers = child_processes(bot.pid)
         assert len(workers) == 2, "a worker per lane"

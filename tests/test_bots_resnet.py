@@ -44,4 +44,5 @@ def test_failing_job_is_reported_and_the_bot_goes_on_random_weights(start_bot, b
     raises inside the engine (a genuine failure, no mock)."""
     resnet = bot_engines.styles[Backbone.RESNET50]
     broken = StyleTransfer(resnet.extractor, VGG19_PRESET)
-    scenario.failing_job(start_bot(ResNetBot, engines=Engines({Backbone.RESNET50: broken}, bot_engines.instant)), caplog)
+    engines = Engines({Backbone.RESNET50: broken}, bot_engines.instant, universal=bot_engines.universal)
+    scenario.failing_job(start_bot(ResNetBot, engines=engines), caplog)

@@ -24,17 +24,20 @@ def test_main_flow_with_builtin_style(start_bot) -> None:
     assert bot.bot.telegram.get_state(101, 101) is None
 
 
-def test_a_low_resolution_sketch_comes_first_and_the_result_replaces_it(start_bot) -> None:
-    # at 128 px the engine works at 64 px first: its result is the sketch, sent long before the end
+def test_the_quick_version_comes_first_and_the_full_painting_starts_from_it(start_bot) -> None:
+    """A gallery painting: its quick (universal) version in seconds, then, asked for, the full painting,
+    with no low-resolution sketch any more."""
     bot = start_bot(VggBot, sizes=(128,), default_size=128, steps=40)
     user = bot.user(105)
-    user.picks_style(user.starts_with_photo(photo_bytes((200, 150))))
-    user.gets("✅ Done in", timeout=60)
-    sketch, result = [m for m in bot.api.messages(user.chat_id) if m.get("photo")]
-    assert sketch["caption"] == texts.SKETCH and result["caption"].startswith("VGG19 — ")
-    assert sketch["deleted"] and not result["deleted"], "the sketch is removed once the painting is there"
-    assert max(Image.open(io.BytesIO(bot.api.media_bytes(sketch))).size) == 64
+    mark = user.api.mark()
+    user.gets_photo(user.picks_style(user.starts_with_photo(photo_bytes((200, 150)))), timeout=60)
+    user.waits_for_job_end()
+    quick, result = [m for m in bot.api.messages(user.chat_id) if m.get("photo")]
+    assert quick["caption"].startswith("⚡ Quick version — ") and result["caption"].startswith("VGG19 — ")
+    assert not quick["deleted"] and not result["deleted"]
+    assert max(Image.open(io.BytesIO(bot.api.media_bytes(quick))).size) == 128
     assert max(Image.open(io.BytesIO(bot.api.media_bytes(result))).size) == 128
+    assert sum(c.method == "sendPhoto" for c in bot.api.calls[mark:]) == 2, "no sketch"
 
 
 def test_own_style_and_content_sent_as_file(start_bot) -> None:
@@ -68,7 +71,8 @@ def test_failing_job_is_reported_and_the_bot_goes_on(start_bot, bot_engines, cap
     raises inside the engine (a genuine failure, no mock)."""
     vgg = bot_engines.styles[Backbone.VGG19]
     broken = StyleTransfer(vgg.extractor, RESNET50_PRESET)
-    scenario.failing_job(start_bot(VggBot, engines=Engines({Backbone.VGG19: broken}, bot_engines.instant)), caplog)
+    engines = Engines({Backbone.VGG19: broken}, bot_engines.instant, universal=bot_engines.universal)
+    scenario.failing_job(start_bot(VggBot, engines=engines), caplog)
 
 
 def test_settings_are_per_user_and_apply_to_the_next_job(start_bot) -> None:

@@ -85,3 +85,38 @@ def test_cli_instant_bad_arguments(args, tmp_path, images_dir, real_weights_dir)
     done = run_cli(images_dir / "content" / "chelsea.jpg", *args, "-o", tmp_path / "x.png", weights=real_weights_dir)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+
+
+def test_cli_quick_writes_the_result_of_the_right_size(tmp_path, images_dir, real_weights_dir):
+    out = tmp_path / "quick.png"
+    done = run_cli(images_dir / "content" / "chelsea.jpg", images_dir / "style" / "candy.jpg",
+                   images_dir / "style" / "mosaic.jpg", "--quick", "--blend", "2", "1", "--size", "96",
+                   "--style-weight", "3", "--keep-colors", "-o", out, weights=real_weights_dir)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(out).size == (96, 64)  # 451x300 fitted to 96 px
+    assert f"saved {out} (96x64)" in done.stdout and "final loss" not in done.stdout
+    assert "Universal (WCT)" in done.stderr  # the progress bar
+
+
+@pytest.mark.parametrize("case", ["bad_style", "missing_style", "no_weights", "with_instant", "bad_blend"])
+def test_cli_quick_bad_input_is_one_line_and_exit_2(case, tmp_path, images_dir, real_weights_dir):
+    content, style = images_dir / "content" / "chelsea.jpg", images_dir / "style" / "candy.jpg"
+    out, weights, extra = tmp_path / "out.png", real_weights_dir, []
+    if case == "bad_style":
+        style = tmp_path / "painting.jpg"
+        style.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    elif case == "missing_style":
+        style = tmp_path / "nowhere.jpg"
+    elif case == "no_weights":
+        weights = tmp_path
+    elif case == "with_instant":
+        extra = ["--instant", "wave"]
+    elif case == "bad_blend":
+        extra = ["--blend", "-1"]
+    done = run_cli(content, style, "--quick", "--size", "64", "-o", out, *extra, weights=weights)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    if case in ("bad_style", "missing_style"):
+        assert str(style) in lines[0]
+    assert not out.exists()

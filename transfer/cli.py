@@ -5,6 +5,7 @@ Errors follow `transfer.console`: one line on stderr and exit code 2, never a tr
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from PIL import Image
@@ -15,6 +16,7 @@ from transfer.instant import InstantStyle, InstantStylizer
 from transfer.progress import Progress
 from transfer.strips import STRIP_PIXELS
 from transfer.style_transfer import StyleTransfer, TransferSettings
+from transfer.universal import UniversalStylizer
 
 BACKBONES = {"vgg": StyleTransfer.vgg19, "resnet": StyleTransfer.resnet50}
 
@@ -22,21 +24,25 @@ BACKBONES = {"vgg": StyleTransfer.vgg19, "resnet": StyleTransfer.resnet50}
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="python -m transfer",
-        description="Repaint CONTENT in the style of one or more STYLE images (Gatys et al.), "
-                    "or instantly in a built-in style (--instant).")
+        description="Repaint CONTENT in the style of one or more STYLE images (Gatys et al.; in seconds with "
+                    "--quick), or instantly in a built-in style (--instant).")
     parser.add_argument("content", type=Path, nargs="?", help="the photo to repaint")
     parser.add_argument("styles", type=Path, nargs="*", metavar="STYLE", help="style image(s)")
     parser.add_argument("-o", "--output", type=Path, help="where to write the result")
     parser.add_argument("--instant", metavar="NAME",
                         help="a built-in style network instead of STYLE images (seconds, not minutes)")
     parser.add_argument("--list-styles", action="store_true", help="list the built-in styles and exit")
+    parser.add_argument("--quick", action="store_true",
+                        help="any STYLE image(s) in one pass (universal style transfer, Li et al. 2017): "
+                             "seconds, no optimisation")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="vgg")
     parser.add_argument("--size", type=int, default=512, help="long side of the result in px (default 512)")
     parser.add_argument("--steps", type=int, help="optimisation steps in all (default: the backbone's preset)")
     parser.add_argument("--fast", action="store_true", help="a quick, less refined result (seconds at 512 px)")
     parser.add_argument("--style-weight", type=float, default=1.0,
                         help="style strength relative to the preset (default 1.0; 0.5 keeps more of the photo); "
-                             "with --instant, 0 to 1: how much of the styled image is blended over the photo")
+                             "with --instant, 0 to 1: how much of the styled image is blended over the photo; "
+                             "with --quick, clamped to [0, 1]: how far the photo's features move to the style's")
     parser.add_argument("--blend", type=float, nargs="+", metavar="W",
                         help="relative weight of each style image (default: equal)")
     parser.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
@@ -52,6 +58,12 @@ def _check_arguments(args: argparse.Namespace) -> InstantStyle | None:
         raise ValueError("give a CONTENT photo and -o OUTPUT (or --list-styles)")
     if args.instant is not None and args.styles:
         raise ValueError("give either STYLE images or --instant NAME, not both")
+    if args.instant is not None and args.quick:
+        raise ValueError("--quick uses STYLE images: give either --quick or --instant NAME, not both")
+    if args.quick and not math.isfinite(args.style_weight):
+        raise ValueError("--style-weight must be a number")
+    if args.quick and args.blend is not None and (min(args.blend) < 0 or sum(args.blend) <= 0):
+        raise ValueError("--blend weights must be non-negative, not all 0")
     instant = InstantStyle.parse(args.instant) if args.instant is not None else None
     if instant is not None:
         if not 0 <= args.style_weight <= 1:
@@ -74,6 +86,20 @@ def _stylize_instantly(args: argparse.Namespace, style: InstantStyle, content: I
 
         return InstantStylizer().stylize(content, style, strength=args.style_weight, keep_colors=args.keep_colors,
                                          max_side=args.size, progress=report)
+
+
+def _stylize_quickly(args: argparse.Namespace, content: Image.Image) -> Image.Image:
+    """Universal style transfer; --style-weight is clamped to the engine's [0, 1], as --help says."""
+    styles = [load_input(path) for path in args.styles]
+    engine = UniversalStylizer()
+    engine.networks()  # a missing weights file is reported before the progress bar appears
+    with tqdm(total=1, unit="step", desc="Universal (WCT)", dynamic_ncols=True) as bar:
+        def report(progress: Progress) -> None:
+            bar.total = progress.total
+            bar.update(progress.step - bar.n)
+
+        return engine.stylize(content, styles, strength=min(1.0, max(0.0, args.style_weight)),
+                              keep_colors=args.keep_colors, max_side=args.size, progress=report, weights=args.blend)
 
 
 def _transfer(args: argparse.Namespace, content: Image.Image, losses: list[float]) -> Image.Image:
@@ -105,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         instant = _check_arguments(args)
         content = load_input(args.content)
         losses: list[float] = []
-        result = _stylize_instantly(args, instant, content) if instant else _transfer(args, content, losses)
+        if instant:
+            result = _stylize_instantly(args, instant, content)
+        elif args.quick:
+            result = _stylize_quickly(args, content)
+        else:
+            result = _transfer(args, content, losses)
         save_image(result, args.output)
         return result, args.output, f", final loss {losses[-1]:.4g}" if losses else ""
 

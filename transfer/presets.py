@@ -40,6 +40,7 @@ class Preset:
     # the "fast" preset: most steps on cheap levels, a few at full size: a first useful result in seconds
     fast_scales: tuple[Scale, ...] = field(default=(Scale(0.25, 20), Scale(0.5, 25), Scale(1.0, 2)))
     min_side: int = 64  # coarse levels stop shrinking here: below it the network sees no texture
+    warm_start: bool = False  # start from the quick universal result (`transfer.universal`), not the photo
 
 
 # VGG19: the classic Gatys layer set on the pre-ReLU convolutions, style weight 1e6 (the PyTorch tutorial's
@@ -49,6 +50,8 @@ class Preset:
 # 169 on raw pixels). Coarse-to-fine over two levels: the 1/2 level places the strokes, so the expensive
 # full-resolution level only refines texture. A 1/4 level as well ended in a more stylised, less faithful
 # image: at 256 px 48.1 against 45.8 (and 26.0 against 23.4 at 512 px) on the classic objective.
+# Warm start: the coarse level starts from the quick universal (WCT) result instead of the photo, in the
+# same time (the quick pass is 1% of it); measured in `bench nst --square` (see the README's table).
 VGG19_PRESET = Preset(
     style_layers={"conv1_1": 1.0, "conv1_2": 1.0, "conv2_1": 1.0, "conv2_2": 1.0, "conv3_1": 1.0},
     content_layers={"conv2_2": 1.0},
@@ -57,6 +60,7 @@ VGG19_PRESET = Preset(
     line_search=True,
     pyramid=True,
     scales=(Scale(0.5, 40), Scale(1.0, 120)),
+    warm_start=True,
 )
 
 # ResNet50: the stem, layer1's three blocks and layer2's first block for style (textures at 1/2 to 1/8

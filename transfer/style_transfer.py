@@ -26,6 +26,7 @@ from transfer.pyramid import PixelPyramid, pyramid_depth
 from transfer.strips import STRIP_PIXELS, GatysTerms, strip_features, strip_grams
 from transfer.presets import LEARNING_RATES, RESNET50_PRESET, VGG19_PRESET, Preset, Scale
 from transfer.progress import CancelCheck, ProgressCallback
+from transfer.universal import UniversalStylizer
 
 __all__ = ["StyleTransfer", "TransferSettings"]
 
@@ -51,6 +52,7 @@ class TransferSettings:
     fast: bool = False  # the preset's fast schedule: a first useful result in seconds, less refined
     preview_every: int = 0  # also send a preview every N steps (0: only when a level ends)
     upscale: bool = False
+    warm_start: bool = True  # where the preset says so, start from the quick universal result
 
     def __post_init__(self) -> None:
         if self.size < 32:
@@ -80,17 +82,23 @@ class StyleTransfer:
     import baseline, time): 65,536 (the default) 719 MB, 201 s; 16,384 464 MB, 303 s; 8,192 395 MB, 443 s.
     """
 
-    def __init__(self, extractor: FeatureExtractor, preset: Preset, strip_pixels: int = STRIP_PIXELS) -> None:
+    def __init__(self, extractor: FeatureExtractor, preset: Preset, strip_pixels: int = STRIP_PIXELS,
+                 quick: UniversalStylizer | None = None) -> None:
+        """`quick`: the universal stylizer that gives the warm start of a preset with `warm_start`."""
         if strip_pixels < 1:
             raise ValueError("strip_pixels must be at least 1")
         self.extractor = extractor
         self.preset = preset
         self.strip_pixels = strip_pixels
+        self.quick = quick
 
     @classmethod
     def vgg19(cls, weights_dir: Path | None = None, download: bool | None = None,
               strip_pixels: int = STRIP_PIXELS) -> StyleTransfer:
-        return cls(vgg19_features(weights_dir, download), VGG19_PRESET, strip_pixels)
+        quick = UniversalStylizer(weights_dir, download) if VGG19_PRESET.warm_start else None
+        if quick is not None:
+            quick.networks()  # load now: a missing file stops the start, not a job
+        return cls(vgg19_features(weights_dir, download), VGG19_PRESET, strip_pixels, quick)
 
     @classmethod
     def resnet50(cls, weights_dir: Path | None = None, download: bool | None = None,
@@ -106,8 +114,14 @@ class StyleTransfer:
 
     def run(self, content: ImageSource, style: ImageSource | Sequence[ImageSource],
             settings: TransferSettings | None = None, progress: ProgressCallback | None = None,
-            cancel: CancelCheck | None = None) -> Image.Image:
-        """The content repainted in the style; raises `ImageError` for bad images, `Cancelled` if cancelled."""
+            cancel: CancelCheck | None = None, start: ImageSource | None = None) -> Image.Image:
+        """The content repainted in the style; raises `ImageError` for bad images, `Cancelled` if cancelled.
+
+        `start`: the image the first level starts from instead of the photo (resized to it). Without one,
+        a preset with `warm_start` starts from the quick universal result (`transfer.universal`) unless
+        `settings.warm_start` is off or the fast schedule runs: the optimisation then only refines a
+        picture that already has the painting's colours and textures.
+        """
         settings = settings or TransferSettings()
         content_img = load_image(content)
         styles = [load_image(s) for s in (style if isinstance(style, (list, tuple)) else [style])]
@@ -115,13 +129,21 @@ class StyleTransfer:
         if len(blend) != len(styles) or min(blend) < 0 or sum(blend) <= 0:
             raise ValueError("style_blend needs one non-negative weight per style image, not all zero")
         final = fit_size(content_img.size, settings.size, upscale=settings.upscale)
+        if start is not None:
+            start_img = load_image(start)
+        elif self.quick is not None and self.preset.warm_start and settings.warm_start and not settings.fast:
+            start_img = self.quick.stylize(content_img, styles, max_side=max(final), weights=blend, cancel=cancel)
+        else:
+            start_img = None
         levels = self._plan(final, settings)
         tracker = LevelProgress(levels, progress, cancel, settings.preview_every)
         image: Tensor | None = None
         previous = None  # the previous level's content target
         for level in levels:
             target = image_to_tensor(content_img.resize(level.size, RESAMPLE))
-            if image is None or previous is None:
+            if image is None and start_img is not None:
+                image = image_to_tensor(start_img.resize(level.size, RESAMPLE))
+            elif image is None or previous is None:
                 # the photo itself, as in the classic algorithm: seeded noise here measurably worsened the
                 # result (47.4 -> 48.3 at 256 px with +-0.005), and the pyramid gives flat areas texture anyway
                 image = target.clone()

@@ -15,6 +15,7 @@ Files are plain state dicts read with ``torch.load(..., weights_only=True)``.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import tempfile
@@ -186,6 +187,35 @@ def _fast_style(style: str, painting: str) -> WeightsSpec:
     )
 
 
+WCT_REPOSITORY = "jkbehne/GOTStyleTranfer"
+WCT_COMMIT = "9268fb868e4bb65311ef3ddc1989ae980d22f8bb"
+WCT_LICENSE = "no licence stated: research use; credit Li et al. 2017"
+
+
+def _load_published_state_dict(data: bytes) -> StateDict:
+    """A published file that already is a plain state dict in our layout (read without unpickling code)."""
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _wct(name: str, description: str, sha256: str, level: str) -> WeightsSpec:
+    """An encoder or decoder of universal style transfer (Li et al. 2017), from the pinned published file.
+
+    The published file is already a plain state dict in our layout: the converter only reads it. Its
+    sha256 is checked on download, not on load (the entry's `sha256` is None): `fetch` re-saves what the
+    converter returns with `torch.save` (zip format), while the published files are legacy-format
+    pickles, so a downloaded-then-cached copy can never have the published hash (measured: the re-saved
+    encoder hashes differently), and checking it on load would refuse every download. The offline copies
+    in ../shared/weights/wct are byte-identical to the published files (`meta["published_sha256"]`).
+    """
+    return WeightsSpec(
+        filename=f"wct/{name}.pth",
+        description=description,
+        source=RawBlobSource(f"https://raw.githubusercontent.com/{WCT_REPOSITORY}/{WCT_COMMIT}/models/{name}.pth",
+                             sha256, _load_published_state_dict),
+        meta={"level": level, "license": WCT_LICENSE, "published_sha256": sha256},
+    )
+
+
 class Weights(Enum):
     """Every pretrained network stylebot loads."""
 
@@ -216,6 +246,14 @@ class Weights(Enum):
     FAST_STYLE_UDNIE = _fast_style("udnie", "Picabia, Udnie")
     FAST_STYLE_WAVE = _fast_style("wave", "Hokusai, The Great Wave off Kanagawa")
     FAST_STYLE_WRECK = _fast_style("wreck", "Turner, The Shipwreck")
+    WCT_ENCODER = _wct("vgg_normalised_conv3_1", "universal style encoder (normalised VGG19 to relu3_1)",
+                       "4ffff49ad5cdc3337374b947918f35f903fcb0898b0b5eebfcbd601b99fc3929", "relu1_1..relu3_1")
+    WCT_DECODER_1 = _wct("feature_invertor_conv1_1", "universal style decoder from relu1_1",
+                         "fb48663414644122e4311305907d3fbfa3d51cba1a8609b0179e3a38ba4fa025", "relu1_1")
+    WCT_DECODER_2 = _wct("feature_invertor_conv2_1", "universal style decoder from relu2_1",
+                         "146e53c444bab64cbc118e6c733409dbedfee202e0f0cb9095f4284d4deeef8c", "relu2_1")
+    WCT_DECODER_3 = _wct("feature_invertor_conv3_1", "universal style decoder from relu3_1",
+                         "899eb82c2ee7b4214c57ca3655c50fbed652c63ef695f36ed035368c03bdf7d7", "relu3_1")
 
     @property
     def spec(self) -> WeightsSpec:

@@ -9,25 +9,25 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Mapping
 
-from requests import RequestException
 from telebot import TeleBot
-from telebot.apihelper import ApiException
 
 from bots import texts
 from bots.config import BotConfig
 from bots.delivery import Delivery
-from bots.jobs import CancelReason, Job, JobQueue, JobState
+from bots.admission import MAX_ATTEMPTS, announce
+from bots.jobs import CancelReason, Followup, Job, JobQueue, JobState
 from bots.progress import StatusMessage
 from bots.runner import Executor, RunnerStats, WorkerLost
 from bots.store import JobJournal, JobRecord, JobStatus
 from bots.tasks import Services, Stop, job_folder, run_job
 
-__all__ = ["EmbeddedRunner", "InProcess", "MAX_ATTEMPTS"]
+__all__ = ["EmbeddedRunner", "InProcess"]
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 2  # a job whose worker died (or that a restart interrupted) is started once more, no more
+SETTLE = 2.0  # seconds a user's request waits for their job of a seconds-long lane to end
 
 
 class InProcess:
@@ -51,11 +51,13 @@ class InProcess:
 
 
 class EmbeddedRunner:
-    """Lanes of jobs (`lanes`: name -> (slots, waiting limit)) computed by `executor`."""
+    """Lanes of jobs (`lanes`: name -> (slots, waiting limit)) computed by `executor`; `settle_lanes`:
+    the lanes of seconds-long jobs (see `active`)."""
 
     def __init__(self, config: BotConfig, telegram: TeleBot, journal: JobJournal, executor: Executor,
-                 lanes: Mapping[str, tuple[int, int]]) -> None:
+                 lanes: Mapping[str, tuple[int, int]], settle_lanes: frozenset[str] = frozenset()) -> None:
         self.config, self.telegram, self.journal, self.executor = config, telegram, journal, executor
+        self.settle_lanes = settle_lanes
         self.delivery = Delivery(config.delivery_patience)
         self._lanes = dict(lanes)
         self._queue: JobQueue | None = None
@@ -80,7 +82,16 @@ class EmbeddedRunner:
             task.moved(job, position)
 
     def active(self, user: int) -> tuple[Job, int] | None:
-        return self.queue.active(user)
+        """The user's unfinished job. A running job of a `settle_lanes` lane (seconds long) is waited for,
+        at most SETTLE seconds: a tap on a quick version's buttons the moment it arrives then finds the
+        job over (its worker may still be closing its status message) rather than being told to wait."""
+        found = self.queue.active(user)
+        deadline = time.monotonic() + SETTLE
+        while (found is not None and found[0].state is JobState.RUNNING and found[0].lane in self.settle_lanes
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+            found = self.queue.active(user)
+        return found
 
     def cancel(self, user: int) -> Job | None:
         return self.queue.cancel(user)
@@ -94,12 +105,16 @@ class EmbeddedRunner:
             self._queue.shutdown(timeout)
         self.executor.shutdown()
 
-    def notify(self, chat_id: int, text: str) -> None:
-        """A message the user must get (a crash, a failure), retried like a delivery."""
-        try:
-            self.delivery.call(f"a notice to chat {chat_id}", lambda: self.telegram.send_message(chat_id, text))
-        except (ApiException, RequestException) as exc:
-            log.warning("could not send a notice to chat %d: %s", chat_id, exc)
+    def followup(self, record: JobRecord) -> Followup | None:
+        """The job that follows a delivered one (its payload's "then": kind, lane and payload), journalled
+        and announced with its own status message; None when there is none."""
+        then = record.payload.get("then")
+        if not then:
+            return None
+        following = announce(self.telegram, self.journal, self.journal.add(
+            record.user_id, record.chat_id, then["lane"], then["kind"], then["payload"]))
+        return Followup(_JournalledJob(self, following), following.lane)
+
 
 
 class _JournalledJob:
@@ -111,31 +126,32 @@ class _JournalledJob:
         self.status = StatusMessage(runner.telegram, record.chat_id, record.status_message_id,
                                     runner.config.progress_interval, delivery=runner.delivery)
 
-    def run(self, job: Job) -> None:
+    def run(self, job: Job) -> Followup | None:
         journal, record = self.runner.journal, self.record
         while True:
             started = journal.start(record.id)
             if started.status.final:
-                return  # cancelled while it waited
+                return None  # cancelled while it waited
             try:
-                self.runner.executor.execute(started, job)
-                return
+                outcome = self.runner.executor.execute(started, job)
             except WorkerLost:
                 log.error("the worker running job %d (attempt %d) died", record.id, started.attempts)
                 shutil.rmtree(job_folder(self.runner.config.temp_dir, record.id), ignore_errors=True)
+            else:
+                return self.runner.followup(record) if outcome is JobStatus.DELIVERED else None
             current = journal.get(record.id)
-            if current is None or current.status not in (JobStatus.WAITING, JobStatus.RUNNING):
-                return  # it was delivered (or ended) just before its worker died
+            if current is None or current.status.final:
+                return self.runner.followup(record) if current and current.status is JobStatus.DELIVERED else None
             if job.cancelled():
                 if job.cancel_reason is CancelReason.USER and journal.finish(record.id, JobStatus.CANCELLED):
                     self.status.final(texts.CANCELLED)
-                return
+                return None
             if current.attempts >= MAX_ATTEMPTS:
                 if journal.finish(record.id, JobStatus.FAILED):
                     self.status.final(texts.NOT_FINISHED)
-                    self.runner.notify(record.chat_id, texts.WORKER_FAILED)
-                return
-            self.runner.notify(record.chat_id, texts.WORKER_RETRYING)
+                    self.runner.delivery.tell(self.runner.telegram, record.chat_id, texts.WORKER_FAILED)
+                return None
+            self.runner.delivery.tell(self.runner.telegram, record.chat_id, texts.WORKER_RETRYING)
 
     def moved(self, job: Job, position: int) -> None:
         if job.state is JobState.QUEUED:
