@@ -188,6 +188,24 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str,
     return "\n".join(lines)
 
 
+def report(benchmark: str, args: argparse.Namespace, rows: list[dict[str, Any]], checks: list[dict[str, Any]],
+           notes: list[str], columns: Sequence[tuple[str, str, str]], image_dir: Path) -> int:
+    """Print the table, the targets (MET / NOT MET) and the notes, write the JSON next to the images;
+    the exit code: 1 if a row failed."""
+    machine = machine_info()
+    print("\n" + format_table(rows, columns))
+    for check in checks:
+        print(f"{'MET    ' if check['met'] else 'NOT MET'}  {check['target']}: {check['text']}")
+    print("\n".join(["", *notes, f"Machine: {machine['cpu_model']}, {machine['torch_threads']} torch threads, "
+                                  f"torch {machine['torch']}, load average {os.getloadavg()[0]:.1f}."]))
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    path = write_json(args.out, {"benchmark": benchmark, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                 "machine": machine, "load_average": os.getloadavg(), "settings": settings,
+                                 "notes": notes, "results": rows, "targets": checks})
+    print(f"Results: {path}; images: {image_dir}")
+    return 1 if any("error" in r for r in rows) else 0
+
+
 def machine_info() -> dict[str, Any]:
     """What the numbers depend on: torch version and threads, CPU model and count, Python."""
     import torch

@@ -19,15 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from bench.measure import (REPO, MeasureError, Stopwatch, format_table, json_path, machine_info, run_measured,
-                           write_json)
+from bench.measure import REPO, MeasureError, Stopwatch, json_path, report, run_measured
 
 SPEED_TARGET = 5.0  # tiled at least 5x faster than naive whole-image inference of the same size
 MEMORY_TARGET_MB = 1024.0  # working memory above the import baseline
@@ -152,15 +150,4 @@ def main(argv: list[str]) -> int:
     notes = ["Timings are on a shared machine: other processes may inflate them."]
     if baseline and baseline["size"] != args.size:
         notes.append(f"The whole-image runs used {baseline['size']} px: ratios are per input pixel.")
-    machine = machine_info()
-    print("\n" + format_table(rows, COLUMNS))
-    for check in checks:
-        print(f"{'MET    ' if check['met'] else 'NOT MET'}  {check['target']}: {check['text']}")
-    print("\n".join(["", *notes, f"Machine: {machine['cpu_model']}, {machine['torch_threads']} torch threads, "
-                                  f"torch {machine['torch']}, load average {os.getloadavg()[0]:.1f}."]))
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    path = write_json(args.out, {"benchmark": "sr", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                 "machine": machine, "load_average": os.getloadavg(), "settings": settings,
-                                 "notes": notes, "results": rows, "targets": checks})
-    print(f"Results: {path}; images: {image_dir}")
-    return 1 if any("error" in r for r in rows) else 0
+    return report("sr", args, rows, checks, notes, COLUMNS, image_dir)

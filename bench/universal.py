@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.measure import (REPO, MeasureError, Stopwatch, format_table, json_path, machine_info, run_measured,
-                           write_json)
+from bench.measure import REPO, MeasureError, Stopwatch, json_path, report, run_measured
 
 TIME_TARGETS_S = {512: 1.5, 1024: 6.0}  # median wall time per request, this machine (2 cores)
 MEMORY_TARGET_MB = {1024: 300.0}  # peak resident memory above the import baseline
@@ -150,21 +149,10 @@ def main(argv: list[str]) -> int:
                 continue
             row.update(m.result, score_s=m.wall_s)
     checks = _check_targets(rows)
-    machine = machine_info()
     notes = ["Timings are on a shared machine: other processes may inflate them (cpu s / median s well "
              "under the thread count means the job waited for a core; see the load average).",
              "tiles: 1 is one pass per level; more: a statistics pass and a transform pass per level, "
              "each tile by tile.",
              "objective: the classic Gatys objective (bench/evaluate.py) at the result's size, lower is "
              "better; 'photo' scores the photo itself, where an optimisation would start."]
-    print("\n" + format_table(rows, COLUMNS))
-    for check in checks:
-        print(f"{'MET    ' if check['met'] else 'NOT MET'}  {check['target']}: {check['text']}")
-    print("\n".join(["", *notes, f"Machine: {machine['cpu_model']}, {machine['torch_threads']} torch threads, "
-                                  f"torch {machine['torch']}, load average {os.getloadavg()[0]:.1f}."]))
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    path = write_json(args.out, {"benchmark": "universal", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                 "machine": machine, "load_average": os.getloadavg(), "settings": settings,
-                                 "notes": notes, "results": rows, "targets": checks})
-    print(f"Results: {path}; images: {image_dir}")
-    return 1 if any("error" in r for r in rows) else 0
+    return report("universal", args, rows, checks, notes, COLUMNS, image_dir)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,29 @@ def start_bot(fake_api, bot_engines, tmp_path: Path):
     yield start
     for bot in running:
         bot.stop()
+
+
+# ---- weights downloads: a local HTTP server stands in for the pinned raw URLs ------------------------
+@pytest.fixture
+def blob_server() -> Iterator[tuple[str, dict[str, bytes]]]:
+    """A local HTTP server: files[path] is served at base_url + path; anything else is a 404."""
+    files: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = files.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", files
+    server.shutdown()
+    server.server_close()
+    thread.join()

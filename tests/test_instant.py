@@ -3,10 +3,7 @@ exact sizes, strength and colours, seamless tiles, and the weights' download, co
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
@@ -177,31 +174,6 @@ def test_production_url_is_the_pinned_raw_file() -> None:
                           f"SuperResolution/{COMMIT}/{quote(RAW_PATH)}")
     assert Weights.FAST_STYLE_WAVE.spec.filename == "fast_style/wave.pth"
     assert Weights.FAST_STYLE_WAVE.spec.sha256 == WAVE_FILE_SHA256
-
-
-@pytest.fixture
-def blob_server() -> Iterator[tuple[str, dict[str, bytes]]]:
-    """A local HTTP server: files[path] is served at base_url + path; anything else is a 404."""
-    files: dict[str, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = files.get(self.path)
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", files
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -316,34 +314,9 @@ def test_sub_pixel_upsampling_equals_upsample_pad_convolve(real_weights_dir: Pat
             assert (ours - reference).abs().max() < 1e-5 * reference.abs().max()  # measured 1.2e-6
 
 
-@pytest.fixture
-def served_files() -> Iterator[tuple[str, dict[str, bytes]]]:
-    """A local HTTP server: files[path] is served at base_url + path; anything else is a 404."""
-    files: dict[str, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = files.get(self.path)
-            self.send_response(200 if body is not None else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", files
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-def test_download_is_checked_cached_and_loads(served_files: tuple[str, dict[str, bytes]], tmp_path: Path,
+def test_download_is_checked_cached_and_loads(blob_server: tuple[str, dict[str, bytes]], tmp_path: Path,
                                               real_weights_dir: Path) -> None:
-    base_url, files = served_files
+    base_url, files = blob_server
     published = (real_weights_dir / "wct" / "feature_invertor_conv2_1.pth").read_bytes()
     files["/dec2.pth"] = published
     spec = Weights.WCT_DECODER_2.spec
