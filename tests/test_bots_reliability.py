@@ -66,7 +66,8 @@ def test_an_instant_result_is_delivered_once_through_telegram_faults(start_bot, 
 
 
 def test_an_album_and_an_upscaled_file_survive_429_and_resets(start_bot) -> None:
-    """The preview album (sendMediaGroup) meets a 429, the x4 file (sendDocument) a reset: each arrives once."""
+    """The preview album (sendMediaGroup) meets a 429, the x4 file (sendDocument) a 429 and a reset: each
+    arrives once."""
     bot = start_bot(FullBot)
     user = bot.user(2002)
     prompt = user.starts_with_photo()
@@ -78,11 +79,12 @@ def test_an_album_and_an_upscaled_file_survive_429_and_resets(start_bot) -> None
 
     result = user.gets_photo(user.taps(user.gets(texts.PREVIEWED), "⚡ Udnie"), timeout=INSTANT_WAIT)
     user.waits_for_job_end()
+    bot.api.fail_next("sendDocument", 429, "Too Many Requests: retry after 1")
     bot.api.reset_next("sendDocument")
     since = user.taps(result, texts.UPSCALE)
     bot.api.wait_for_document(user.chat_id, since=since, timeout=60)
     user.waits_for_job_end()
-    assert _sent(bot.api, "sendDocument", user.chat_id, since) == (2, 1)
+    assert _sent(bot.api, "sendDocument", user.chat_id, since) == (3, 1)
     assert sum("document" in m for m in bot.api.messages(user.chat_id)) == 1
 
 
