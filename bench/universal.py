@@ -41,7 +41,8 @@ def stylize_job(timer: Stopwatch, content: str, style: str, size: int, repeats: 
     from transfer.images import fit
     from transfer.universal import TILE_PIXELS, UniversalStylizer
 
-    stylizer = UniversalStylizer(download=False, tile_pixels=tile_pixels or TILE_PIXELS, bf16=False if float32 else None)
+    stylizer = UniversalStylizer(download=False, tile_pixels=tile_pixels or TILE_PIXELS,
+                                 bf16=False if float32 else None)
     with Image.open(content) as img:
         photo = img.convert("RGB")
     stylizer.stylize(fit(photo, long_side=128), style)  # first-call set-up, not part of a request

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from telebot import TeleBot
 from telebot.custom_filters import StateFilter
+from telebot.states import State, StatesGroup
 from telebot.types import Update
 
 from bots.backbone import Backbone
@@ -223,6 +224,12 @@ def test_an_unreadable_stored_setting_is_skipped(store: SqliteStore) -> None:
 
 
 # ---- states, through a real TeleBot -------------------------------------------------------------------
+class Later(StatesGroup):
+    """A second conversation step, as a bot with more steps than the style question would have."""
+
+    step = State()
+
+
 def bot_on(store: SqliteStore) -> TeleBot:
     return TeleBot("123:ABC", state_storage=store.states, threaded=False)
 
@@ -237,12 +244,12 @@ def test_telebot_states_and_data_survive_a_restart(store: SqliteStore, data_dir:
         data["style"] = {"builtin": "starry_night"}
         data["nested"] = [1, 2.5, None, True, {"a": "é"}]
     assert bot.get_state(5, 10) == "Flow:style" == Flow.style.name
-    assert bot.set_state(5, Flow.backbone, 10)  # a new state keeps the data
+    assert bot.set_state(5, Later.step, 10)  # a new state keeps the data
     store.close()
 
     with reopen(data_dir, clock) as again:
         bot = bot_on(again)
-        assert bot.get_state(5, 10) == "Flow:backbone"
+        assert bot.get_state(5, 10) == "Later:step"
         with bot.retrieve_data(5, 10) as data:
             assert data == {"content": "photo-id", "count": 2, "style": {"builtin": "starry_night"},
                             "nested": [1, 2.5, None, True, {"a": "é"}]}

@@ -273,7 +273,8 @@ def test_registry_entries_name_the_pinned_published_files() -> None:
     for weights, name in ENTRIES.items():
         spec = weights.spec
         assert spec.filename == f"wct/{name}.pth"
-        assert spec.source.url == f"https://raw.githubusercontent.com/jkbehne/GOTStyleTranfer/{COMMIT}/models/{name}.pth"
+        raw = f"https://raw.githubusercontent.com/jkbehne/GOTStyleTranfer/{COMMIT}/models/{name}.pth"
+        assert spec.source.url == raw
         assert spec.source.sha256 == SHA256[name] == spec.meta["published_sha256"]
         assert "Li et al. 2017" in spec.meta["license"] and "no licence" in spec.meta["license"]
 

@@ -14,9 +14,12 @@ exactly what one pass would: first the statistics (accumulated tile by tile), th
 the decoder. Memory is bounded by the tile, not the photo.
 
 Measured on this project's 2-core machine (AMD EPYC with AVX512-BF16, torch 2.14; `python -m bench
-universal`, amber.jpg + candy.jpg, median of 3, load under 1.6): 0.96 s at 512x512 (one pass, 214 MB
-peak above the import baseline) and 2.92 s at 1024x1024 (16 tiles, 221 MB). In float32 (`bf16=False`,
-what a CPU without bfloat16 gets): 1.66-1.79 s and 6.3-6.4 s, 340 / 275-350 MB.
+universal`, amber.jpg + candy.jpg, median of 3 per run, several runs with no other job running): 0.81-
+0.96 s at 512x512 (one pass, 208-239 MB peak above the import baseline) and 2.6-3.1 s at 1024x1024
+(16 tiles, 193-221 MB). In float32 (`bf16=False`, what a CPU without bfloat16 gets): 1.53-1.79 s and
+6.2-6.4 s, 340 MB and 275-350 MB. With another busy process on the machine, torch's two OpenMP threads
+spin-wait for each other and a 512 px request took 6-7 s (one thread: 1.5 s; GOMP_SPINCOUNT=1000:
+1.5 s): set that, or one thread, for the process on a shared machine.
 """
 from __future__ import annotations
 
@@ -199,8 +202,8 @@ def bf16_supported() -> bool:
 
     Asked of torch (`torch.cpu.get_capabilities`) and, failing that, of /proc/cpuinfo's flags. Where it
     is there, the networks run in bfloat16 (measured on this machine's 2 cores: a 64->64 3x3 convolution
-    at 512x512 in 68 ms against 132 ms in float32; a request 0.96 s against 1.66-1.79 s at 512 px, 2.9 s
-    against 6.3-6.4 s at 1024 px; the result 43 dB PSNR from float32's on three paintings, invisible),
+    at 512x512 in 68 ms against 132 ms in float32; a request 0.81-0.96 s against 1.53-1.79 s at 512 px,
+    2.6-3.1 s against 6.2-6.4 s at 1024 px; the result 43 dB PSNR from float32's on three paintings),
     while the statistics, eigendecompositions and the transform stay in float32/float64. Without native
     support bfloat16 is emulated and slower: then float32 everywhere. Explicit bfloat16 weights rather
     than `torch.autocast`: the same bfloat16 convolutions, the weights cast once instead of every call.
@@ -395,11 +398,12 @@ class UniversalStylizer:
     one pass, whose features serve both the statistics and the decoder; a larger one is cut into tiles
     of at most `tile_pixels`, halo included, and each level then encodes every tile twice (statistics
     pass, transform pass: about 35% more work). Defaults, measured (bfloat16, peaks above the import
-    baseline): a 512 px photo in one pass takes 0.96 s and 214 MB, where tiles would cost the second
-    encoding; at 1024 px, tiles of at most 100,000 px (16 of 304x304) took 2.9-3.2 s and 190-225 MB,
-    against 3.1-3.5 s and 255-317 MB for 9 tiles of 389x389 and 4.4-4.7 s and 267-299 MB for 4 of 560x560:
+    baseline): a 512 px photo in one pass takes 0.81-0.96 s and 208-239 MB, where tiles would cost the
+    second encoding; at 1024 px, tiles of at most 100,000 px (16 of 304x304) took 2.6-3.2 s and 190-225 MB,
+    against 3.1-3.5 s and 254-296 MB for 9 tiles of 389x389 and 4.5-4.7 s and 267-278 MB for 4 of 560x560:
     small tiles waste some halo, but their buffers stay under glibc's 32 MiB mmap threshold and are
-    reused instead of being mapped and faulted in afresh at every layer.
+    reused instead of being mapped and faulted in afresh at every layer (with that threshold raised by
+    MALLOC_MMAP_THRESHOLD_, 4 tiles took 2.7 s, but 324 MB).
 
     `style_side`: the painting's long side when it is encoded (a smaller painting is not enlarged).
     Larger keeps more of its brushwork: the classic Gatys objective of the result (bench/evaluate.py,
