@@ -139,7 +139,7 @@ def test_bench_cli_fails_only_the_command_whose_module_is_missing(monkeypatch, c
     assert bench_cli.main([]) == 2
 
 
-@pytest.mark.parametrize("command", ["nst", "sr", "instant", "bot"])
+@pytest.mark.parametrize("command", ["nst", "sr", "instant", "universal", "bot"])
 def test_bench_refuses_an_out_path_without_json_suffix_before_any_work(command, tmp_path, capsys):
     """Its images folder is the same path without the suffix: the JSON could not be written at the end."""
     out = tmp_path / "results"
