@@ -77,9 +77,10 @@ class StyleBot:
         self.telegram.add_custom_filter(CallbackDataFilter())
         self.settings = self.store.settings
         lanes = {TRANSFER_LANE: (config.workers, config.queue_limit), INSTANT_LANE: (1, config.queue_limit)}
-        self.runner: JobRunner = EmbeddedRunner(config, self.telegram, self.store.journal,
-                                                self._executor(engines, lanes), lanes, frozenset({INSTANT_LANE}))
         self.delivery = Delivery(config.delivery_patience)
+        self.runner: JobRunner = EmbeddedRunner(config, self.telegram, self.store.journal,
+                                                self._executor(engines, lanes), lanes, self.delivery,
+                                                frozenset({INSTANT_LANE}))
         self.admission = Admission(config, self.telegram, self.store.journal, self.runner, self.delivery)
         self.started_at = time.time()
         self._started = False

@@ -16,8 +16,8 @@ from telebot import TeleBot
 
 from bots import texts
 from bots.config import BotConfig
-from bots.delivery import Delivery
 from bots.admission import MAX_ATTEMPTS, announce
+from bots.delivery import Delivery
 from bots.jobs import CancelReason, Followup, Job, JobQueue, JobState
 from bots.progress import StatusMessage
 from bots.runner import Executor, RunnerStats, WorkerLost
@@ -55,10 +55,10 @@ class EmbeddedRunner:
     the lanes of seconds-long jobs (see `active`)."""
 
     def __init__(self, config: BotConfig, telegram: TeleBot, journal: JobJournal, executor: Executor,
-                 lanes: Mapping[str, tuple[int, int]], settle_lanes: frozenset[str] = frozenset()) -> None:
+                 lanes: Mapping[str, tuple[int, int]], delivery: Delivery,
+                 settle_lanes: frozenset[str] = frozenset()) -> None:
         self.config, self.telegram, self.journal, self.executor = config, telegram, journal, executor
-        self.settle_lanes = settle_lanes
-        self.delivery = Delivery(config.delivery_patience)
+        self.delivery, self.settle_lanes = delivery, settle_lanes
         self._lanes = dict(lanes)
         self._queue: JobQueue | None = None
 
@@ -114,7 +114,6 @@ class EmbeddedRunner:
         following = announce(self.telegram, self.journal, self.journal.add(
             record.user_id, record.chat_id, then["lane"], then["kind"], then["payload"]))
         return Followup(_JournalledJob(self, following), following.lane)
-
 
 
 class _JournalledJob:
