@@ -53,10 +53,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600, help="give up on jobs after this many seconds")
     parser.add_argument("--out", type=json_path, default=None,
                         help="JSON results (default bench/results/bot.json, or soak.json with --soak)")
+    parser.add_argument("--redis", action="store_true",
+                        help="the distributed mode: a chat process, Celery workers and a real redis-server "
+                             "(bench/scaleout.py), with one and with two transfer workers")
     soak.add_arguments(parser)
     args = parser.parse_args(argv)
+    args.weights = os.environ.get("STYLEBOT_WEIGHTS_DIR", str(REPO / "weights"))
     if args.out is None:
-        args.out = REPO / "bench" / "results" / ("soak.json" if args.soak else "bot.json")
+        args.out = REPO / "bench" / "results" / ("soak.json" if args.soak else "scaleout.json" if args.redis
+                                                 else "bot.json")
     return args
 
 
@@ -128,6 +133,10 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.soak:
         return soak_main(args)
+    if args.redis:
+        from bench import scaleout
+
+        return scaleout.main(args, TOKEN, _ask_help, _photo)
     try:
         measured = run(args)
     except WorkerSetupError as exc:

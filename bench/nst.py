@@ -99,10 +99,9 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
     the end of a level), or the number of reports if they carry no step.
     """
     from transfer import StyleTransfer, TransferSettings
-    from transfer.strips import STRIP_PIXELS
 
     load = StyleTransfer.vgg19 if backbone == "vgg19" else StyleTransfer.resnet50
-    engine = load(strip_pixels=strip_pixels or STRIP_PIXELS)
+    engine = load(strip_pixels=strip_pixels)
     settings = TransferSettings(size=size, steps=steps, fast=fast, warm_start=warm == "coarse")
     if warm == "full":
         settings = TransferSettings(size=size, steps=steps or engine.preset.scales[-1].steps, levels=1)
@@ -167,14 +166,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def _resnet_weights_dir(tmp: Path) -> Path:
-    """A weights folder with random ResNet50 weights and (a link to) the real VGG19 file."""
+    """A weights folder with random ResNet50 weights and links to the real VGG19 file and the universal
+    stylizer's folder (the ResNet50 preset's warm start)."""
     from bench.random_weights import write_random_resnet50
     from weights import Weights, weights_dir
 
     write_random_resnet50(tmp)
-    vgg = weights_dir() / Weights.VGG19.spec.filename
-    if vgg.exists():
-        (tmp / vgg.name).symlink_to(vgg)
+    for real in (weights_dir() / Weights.VGG19.spec.filename, weights_dir() / "wct"):
+        if real.exists():
+            (tmp / real.name).symlink_to(real)
     return tmp
 
 

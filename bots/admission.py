@@ -17,8 +17,8 @@ from bots.config import BotConfig
 from bots.delivery import Delivery
 from bots.jobs import AlreadyQueued, QueueFull
 from bots.progress import StatusMessage
-from bots.runner import JobRunner
-from bots.store import JobJournal, JobRecord, JobStatus
+from bots.runner import JobRunner, RunnerUnavailable
+from bots.store import JobJournal, JobRecord, JobStatus, StoreError
 from bots.telegram_calls import say
 
 __all__ = ["Admission", "announce", "MAX_ATTEMPTS"]
@@ -50,14 +50,28 @@ class Admission:
         self.delivery = delivery
 
     def busy(self, user: int, chat: int) -> bool:
-        """One job per user: if they have one, say where it stands and return True."""
-        active = self.runner.active(user)
+        """One job per user: if they have one, say where it stands and return True (and if the runner
+        cannot tell now, ask them to try again soon: True as well)."""
+        try:
+            active = self.runner.active(user)
+        except (RunnerUnavailable, StoreError) as exc:
+            log.warning("cannot look up the job of user %d: %s", user, exc)
+            say(self.telegram, chat, texts.BUSY)
+            return True
         if active is not None:
             say(self.telegram, chat, texts.already_queued(active[1]))
         return active is not None
 
     def take(self, user: int, chat: int, lane: str, kind: str, payload: dict[str, Any]) -> None:
-        """Journal a job, tell the user (`announce`), then queue it; or say why it cannot be taken now."""
+        """Journal a job, tell the user (`announce`), then queue it; or say why it cannot be taken now
+        (its Redis down, in the distributed mode: "try again in a minute")."""
+        try:
+            self._take(user, chat, lane, kind, payload)
+        except (RunnerUnavailable, StoreError) as exc:
+            log.warning("cannot take a job of user %d: %s", user, exc)
+            say(self.telegram, chat, texts.BUSY)
+
+    def _take(self, user: int, chat: int, lane: str, kind: str, payload: dict[str, Any]) -> None:
         if self.busy(user, chat):
             return
         if (wait := self.rate_wait(user)) is not None:

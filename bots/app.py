@@ -34,7 +34,7 @@ def main(bot_class: type[StyleBot]) -> int:
     bot = None
     try:
         config = BotConfig.from_env()
-        setup_logging(config.token, config.log_level)
+        setup_logging(config.token, config.log_level, webhook_secret=config.webhook_secret)
         bot = bot_class.from_config(config)
         log.info("starting %s: data in %s, loading the networks in its workers", bot_class.__name__,
                  config.data_dir.resolve())

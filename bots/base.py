@@ -33,15 +33,16 @@ from bots.jobs import JobState
 from bots.keyboards import (COMPARE, INSTANT, PREVIEW_ALL, RESULT, SETTING, STYLE, CallbackDataFilter,
                             settings_keyboard, style_keyboard)
 from bots.media import Unusable, checked_picture, is_image_document, wrong_kind
-from bots.runner import JobRunner
+from bots.runner import JobRunner, RunnerUnavailable
 from bots.runner.embedded import EmbeddedRunner, InProcess
 from bots.runner.processes import WorkerProcesses
 from bots.settings import UserSettings, button_change
-from bots.store import Store
+from bots.store import Store, StoreError
 from bots.store.codec import encode_request
 from bots.store.sqlite import SqliteStore
 from bots.styles import INSTANT_STYLES, builtin_style, instant_title
 from bots.telegram_calls import PollingGuard, TokenRefused, ack, check_token, close_prompt, say
+from bots.webhook import Webhook, drop_webhook
 from bots.worker import INSTANT_LANE, TRANSFER_LANE
 from bots.workflow import InstantRequest, PaintRequest, Style
 
@@ -62,29 +63,39 @@ class StyleBot:
 
     def __init__(self, config: BotConfig, engines: Any = None, store: Store | None = None) -> None:
         """`engines` (a `bots.engines.Engines`): compute in this process with them (tests, debugging);
-        None: in supervised worker processes, each loading its own. `store` None: the SQLite database in
-        the data folder (raises bots.store.StoreError when it cannot be used)."""
+        None: in supervised worker processes, each loading its own, or with `STYLEBOT_REDIS_URL` on the
+        distributed mode's Celery workers. `store` None: the SQLite database in the data folder, or Redis
+        in the distributed mode (raises bots.store.StoreError when it cannot be used)."""
         if config.api_url:
             use_api_server(config.api_url)
         apihelper.READ_TIMEOUT = config.telegram_timeout  # telebot keeps it globally, like the URLs
         self.config = config
-        self.store = store or SqliteStore.open(config.data_dir, UserSettings(size=config.default_size),
-                                               config.result_days)
+        self.store = store or _open_store(config)
         self.guard = PollingGuard()
         self.telegram = TeleBot(config.token, threaded=True, num_threads=config.update_threads,
                                 state_storage=self.store.states, exception_handler=self.guard)
-        self.telegram.add_custom_filter(StateFilter(self.telegram))
+        self.webhook = Webhook(self.telegram, config) if config.webhook_url else None
+        self.telegram.add_custom_filter(_StateFilterWithoutStore(self.telegram))
         self.telegram.add_custom_filter(CallbackDataFilter())
         self.settings = self.store.settings
         lanes = {TRANSFER_LANE: (config.workers, config.queue_limit), INSTANT_LANE: (1, config.queue_limit)}
         self.delivery = Delivery(config.delivery_patience)
-        self.runner: JobRunner = EmbeddedRunner(config, self.telegram, self.store.journal,
-                                                self._executor(engines, lanes), lanes, self.delivery,
-                                                frozenset({INSTANT_LANE}))
+        self.runner: JobRunner = self._runner(engines, lanes)
         self.admission = Admission(config, self.telegram, self.store.journal, self.runner, self.delivery)
         self.started_at = time.time()
         self._started = False
         self._register_handlers()
+
+    def _runner(self, engines: Any, lanes: dict[str, tuple[int, int]]) -> JobRunner:
+        if self.config.redis_url and engines is None:
+            from bots.runner.board import JobBoard
+            from bots.runner.celery_app import celery_app
+            from bots.runner.distributed import CeleryRunner
+
+            return CeleryRunner(self.config, self.telegram, self.store.journal, JobBoard(self.config.redis_url),
+                                celery_app(self.config), lanes, self.delivery, frozenset({INSTANT_LANE}))
+        return EmbeddedRunner(self.config, self.telegram, self.store.journal, self._executor(engines, lanes), lanes,
+                              self.delivery, frozenset({INSTANT_LANE}))
 
     def _executor(self, engines: Any, lanes: dict[str, tuple[int, int]]) -> InProcess | WorkerProcesses:
         if engines is None:
@@ -104,23 +115,32 @@ class StyleBot:
         return cls(config)
 
     def start(self) -> None:
-        """Check the token, sweep what crashed jobs left, start the workers and resume the journal's
-        unfinished jobs. Raises TokenRefused and WorkerSetupError (one-line messages)."""
+        """Check the token, open the webhook (in webhook mode), sweep what crashed jobs left, start the workers
+        and resume the journal's unfinished jobs. Raises TokenRefused, ConfigError (webhook) and
+        WorkerSetupError (one-line messages)."""
         check_token(self.telegram)
+        if self.webhook is not None:
+            self.webhook.open()
         _private_folder(self.config.temp_dir)
         self.runner.start()
         self._started = True
-        self.admission.resume()
+        if self.runner.resumes_journal:
+            self.admission.resume()
 
     def run(self) -> None:
-        """Answer chats by long polling until `stop()`, Ctrl-C, or another process polling with the same
-        token for too long (then `exit_code` is non-zero)."""
+        """Answer chats until `stop()` or Ctrl-C: through the webhook when STYLEBOT_WEBHOOK_URL is set, else by
+        long polling, which also stops when another process polls with the same token for too long (then
+        `exit_code` is non-zero)."""
         if not self._started:
             self.start()
         try:
             self.telegram.set_my_commands([BotCommand(name, what) for name, what in texts.COMMANDS.items()])
         except (ApiException, RequestException) as exc:
             log.warning("could not set the command menu: %s", exc)
+        if self.webhook is not None:
+            self.webhook.serve()
+            return
+        drop_webhook(self.telegram)  # Telegram refuses getUpdates while a webhook is set
         log.info("%s is polling for updates", type(self).__name__)
         self.guard.on_give_up = self.telegram.stop_polling
         self.telegram.infinity_polling(timeout=POLL_SECONDS + 10, long_polling_timeout=POLL_SECONDS,
@@ -132,8 +152,11 @@ class StyleBot:
         return self.guard.exit_code
 
     def stop(self, timeout: float | None = 30) -> None:
-        """Stop polling and the workers. Unfinished jobs stay in the journal: the next start runs them."""
+        """Stop polling (or serving the webhook) and the workers. Unfinished jobs stay in the journal: the next
+        start runs them."""
         self.telegram.stop_polling()
+        if self.webhook is not None:
+            self.webhook.stop()
         self.runner.shutdown(timeout)
 
     # ---- registration ---------------------------------------------------------------------------------
@@ -163,11 +186,14 @@ class StyleBot:
         """Run `handler`; on an unexpected error log it and apologise, so no update goes unanswered."""
         @functools.wraps(handler)
         def guarded(update: Update) -> None:
+            chat_id = update.message.chat.id if isinstance(update, CallbackQuery) else update.chat.id
             try:
                 handler(update)
+            except (StoreError, RunnerUnavailable) as exc:  # the distributed mode's Redis is down
+                log.warning("%s: %s", handler.__name__, exc)
+                say(self.telegram, chat_id, texts.BUSY)
             except Exception:
                 log.exception("%s failed", handler.__name__)
-                chat_id = update.message.chat.id if isinstance(update, CallbackQuery) else update.chat.id
                 say(self.telegram, chat_id, texts.HANDLER_FAILED)
 
         return guarded
@@ -300,7 +326,10 @@ class StyleBot:
         return texts.help_text([b.label for b in self.backbones], self.upscaling)
 
     def _step(self, user: int, chat: int) -> str:
-        return STEPS.get(self.telegram.get_state(user, chat), texts.Step.CONTENT)
+        try:
+            return STEPS.get(self.telegram.get_state(user, chat), texts.Step.CONTENT)
+        except StoreError:  # Redis down: /help still answers, without the step
+            return texts.Step.CONTENT
 
     def _settings_text(self, settings: UserSettings) -> str:
         full = settings.backbone if settings.backbone in self.backbones else None
@@ -332,6 +361,27 @@ class StyleBot:
 
     def _paint(self, user: int, chat: int, request: PaintRequest) -> None:
         self.admission.take(user, chat, TRANSFER_LANE, "paint", {"request": encode_request(request)})
+
+
+class _StateFilterWithoutStore(StateFilter):
+    """telebot's state filter, except that a state store that cannot answer (Redis down) matches no state:
+    the update then reaches a handler that tells the user to try again, instead of vanishing."""
+
+    def check(self, message: Message | CallbackQuery, text: Any) -> bool:
+        try:
+            return super().check(message, text)
+        except StoreError:
+            return False
+
+
+def _open_store(config: BotConfig) -> Store:
+    """Redis in the distributed mode (every chat process and worker shares it), else the SQLite file."""
+    defaults = UserSettings(size=config.default_size)
+    if config.redis_url:
+        from bots.store.redis import RedisStore
+
+        return RedisStore.open(config.redis_url, defaults, config.result_days)
+    return SqliteStore.open(config.data_dir, defaults, config.result_days)
 
 
 def _private_folder(folder: os.PathLike) -> None:

@@ -6,13 +6,16 @@ one line naming the variable; the token itself never appears in any message.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from telebot import apihelper
 
+from transfer.device import DEVICE_SETTING, DeviceError, check_device_name
 
 __all__ = ["BotConfig", "ConfigError", "PUBLIC_DOWNLOAD_LIMIT", "SELF_HOSTED_DOWNLOAD_LIMIT", "use_api_server"]
 
@@ -21,6 +24,8 @@ SELF_HOSTED_DOWNLOAD_LIMIT = 2000 * 1024 * 1024  # a local Bot API server's own 
 DEFAULT_SIZES = (256, 384, 512)
 MIN_STRIP_PIXELS = 4096  # smaller strips are mostly halo: much slower for little memory saved
 MAX_SIZE = 2048  # results are sent as photos: Telegram takes up to 10 MB and shows at most 2560 px
+DEFAULT_LISTEN = ("0.0.0.0", 8443)  # where the webhook's HTTP server binds, behind the TLS proxy
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook's secret_token
 
 
 Number = TypeVar("Number", int, float)
@@ -69,6 +74,54 @@ def _admins(env: Mapping[str, str]) -> frozenset[int]:
                           f"not {text!r}") from None
 
 
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("STYLEBOT_REDIS_URL", "").strip()
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("STYLEBOT_REDIS_URL must start with redis://, rediss:// or unix:// "
+                          "(e.g. redis://localhost:6379/0)")
+    return url or None
+
+
+def _device(env: Mapping[str, str]) -> str:
+    try:
+        return check_device_name(env.get(DEVICE_SETTING, "").strip() or "auto")
+    except DeviceError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _listen(text: str) -> tuple[str, int]:
+    """STYLEBOT_WEBHOOK_LISTEN as (host, port); an IPv6 host in brackets, e.g. [::]:8443."""
+    host, _, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or any(c.isspace() for c in host) or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"STYLEBOT_WEBHOOK_LISTEN must be host:port such as 0.0.0.0:8443 or [::]:8443, "
+                          f"not {text!r}")
+    return host, int(port)
+
+
+def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None, tuple[str, int]]:
+    """(url, secret, listen address); no URL: long polling, and the secret is not used. Neither the URL (it
+    could hold the token) nor the secret is ever quoted in an error."""
+    url = env.get("STYLEBOT_WEBHOOK_URL", "").strip() or None
+    secret = env.get("STYLEBOT_WEBHOOK_SECRET", "").strip() or None
+    listen_text = env.get("STYLEBOT_WEBHOOK_LISTEN", "").strip()
+    listen = _listen(listen_text) if listen_text else DEFAULT_LISTEN
+    if url is None:
+        return None, None, listen
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in url):
+        raise ConfigError("STYLEBOT_WEBHOOK_URL must be the public https:// address Telegram posts updates to, "
+                          "such as https://bot.example.com/telegram")
+    if secret is None:
+        raise ConfigError("STYLEBOT_WEBHOOK_SECRET is required with STYLEBOT_WEBHOOK_URL: 1 to 256 characters of "
+                          "A-Z, a-z, 0-9, _ and -, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    if not WEBHOOK_SECRET.fullmatch(secret):
+        raise ConfigError("STYLEBOT_WEBHOOK_SECRET must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - "
+                          "(Telegram refuses others)")
+    return url, secret, listen
+
+
 def _token(env: Mapping[str, str]) -> str:
     token = env.get("BOT_TOKEN", "").strip()
     if not token:
@@ -105,6 +158,12 @@ class BotConfig:
     delivery_patience: float = 300.0  # seconds a result's delivery is retried through Telegram's errors
     telegram_timeout: float = 60.0  # seconds to wait for an answer to one Bot API call
     memory_limit: int | None = None  # bytes the bot may use (setting, else cgroup); sizes Gatys strips and tiles
+    device: str = "auto"  # where the workers compute: auto (a CUDA GPU if torch sees one), cpu, cuda, cuda:N
+    redis_url: str | None = field(default=None, repr=False)  # the distributed mode; None: one host (may hold a password)
+    redeliver_after: float = 3600.0  # seconds before a lost worker's job goes to another (distributed mode)
+    webhook_url: str | None = None  # public https:// address Telegram posts updates to; None: long polling
+    webhook_secret: str | None = field(default=None, repr=False)  # Telegram sends it back in a header; never logged
+    webhook_listen: tuple[str, int] = DEFAULT_LISTEN  # where the webhook's HTTP server binds (port 0: any free one)
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -138,6 +197,7 @@ class BotConfig:
         weights = env.get("STYLEBOT_WEIGHTS_DIR", "").strip()
         temp = env.get("STYLEBOT_TMP_DIR", "").strip()
         data = env.get("STYLEBOT_DATA_DIR", "").strip() or "data"
+        webhook_url, webhook_secret, webhook_listen = _webhook(env)
         return cls(
             token=_token(env),
             api_url=api_url,
@@ -159,6 +219,12 @@ class BotConfig:
             delivery_patience=_number(env, "STYLEBOT_DELIVERY_PATIENCE", 300.0, 0.0, float),
             telegram_timeout=_number(env, "STYLEBOT_TELEGRAM_TIMEOUT", 60.0, 1.0, float),
             memory_limit=memory_limit(env),
+            device=_device(env),
+            redis_url=_redis_url(env),
+            redeliver_after=_number(env, "STYLEBOT_REDELIVER_AFTER", 3600.0, 5.0, float),
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            webhook_listen=webhook_listen,
             log_level=level,
         )
 

@@ -16,14 +16,13 @@ import torch
 from PIL import Image
 
 from bots.backbone import Backbone
-from superres import DEFAULT_TILE, Upscaler
+from superres import Upscaler
 from superres.srgan import srgan_x4
 from transfer import StyleTransfer, TransferSettings
 from transfer.images import ImageSource
 from transfer.instant import InstantStylizer
 from transfer.universal import UniversalStylizer
 from transfer.progress import CancelCheck, ProgressCallback
-from transfer.strips import STRIP_PIXELS
 
 __all__ = ["Backbone", "StyleEngine", "load_style_engine", "InstantEngine", "UpscaleEngine", "UniversalEngine", "Engines", "load_engines",
            "set_compute_threads"]
@@ -63,13 +62,12 @@ class UpscaleEngine(Protocol):
                 cancel: CancelCheck | None = None) -> Image.Image: ...
 
 
-def load_style_engine(backbone: Backbone, weights_dir: Path | None = None,
-                      strip_pixels: int = STRIP_PIXELS) -> StyleEngine:
+def load_style_engine(backbone: Backbone, weights_dir: Path | None = None, strip_pixels: int | None = None,
+                      device: torch.device | None = None) -> StyleEngine:
     """The real engine with its pretrained weights (raises `weights.WeightsError` if a file is missing);
-    `strip_pixels` trades its memory for time (`transfer.strips`)."""
-    if backbone is Backbone.VGG19:
-        return StyleTransfer.vgg19(weights_dir, strip_pixels=strip_pixels)
-    return StyleTransfer.resnet50(weights_dir, strip_pixels=strip_pixels)
+    `strip_pixels` trades its memory for time (`transfer.strips`; None: the device's default)."""
+    load = StyleTransfer.vgg19 if backbone is Backbone.VGG19 else StyleTransfer.resnet50
+    return load(weights_dir, strip_pixels=strip_pixels, device=device)
 
 
 @dataclass(frozen=True)
@@ -85,16 +83,18 @@ class Engines:
 
 
 def load_engines(backbones: tuple[Backbone, ...], upscaling: bool, weights_dir: Path | None = None,
-                 strip_pixels: int = STRIP_PIXELS, tile: int = DEFAULT_TILE, instant: bool = True) -> Engines:
+                 strip_pixels: int | None = None, tile: int | None = None, instant: bool = True,
+                 device: torch.device | None = None) -> Engines:
     """Load every network once (seconds), before the worker takes jobs, so a missing file stops the
     start rather than a user's job; `strip_pixels` and `tile` bound the memory of a Gatys job and of an
-    upscaling (`bots.budget`); `instant`: the fast lane's networks (instant styles, quick versions)."""
-    styles = {backbone: load_style_engine(backbone, weights_dir, strip_pixels) for backbone in backbones}
-    upscaler = Upscaler(srgan_x4(weights_dir), tile=tile) if upscaling else None
-    stylizer = InstantStylizer(weights_dir) if instant else None
+    upscaling (`bots.budget`; None: the device's defaults, `transfer.device`); `instant`: the fast
+    lane's networks (instant styles, quick versions); `device`: where they all compute."""
+    styles = {backbone: load_style_engine(backbone, weights_dir, strip_pixels, device) for backbone in backbones}
+    upscaler = Upscaler(srgan_x4(weights_dir, device=device), tile=tile) if upscaling else None
+    stylizer = InstantStylizer(weights_dir, device=device) if instant else None
     for style in stylizer.styles if stylizer else ():
         stylizer.network(style)
-    universal = UniversalStylizer(weights_dir) if instant else None
+    universal = UniversalStylizer(weights_dir, device=device) if instant else None
     if universal is not None:
         universal.networks()
     return Engines(styles, stylizer, upscaler, universal)

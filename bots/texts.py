@@ -82,6 +82,7 @@ RESUMED_FAILED = ("😵 Sorry, I restarted twice while working on your picture a
                   "Please send it again.")
 WORKER_RETRYING = "😵 My painter crashed while working on your picture. Trying once more, no need to send anything…"
 WORKER_FAILED = "😵 Sorry, my painter crashed twice on your picture, so I gave up. Please try another picture or size."
+BUSY = "😓 I'm very busy right now and can't take your request. Please try again in a minute."
 QUEUE_FULL = "😓 I'm very busy: the queue is full. Please try again in a few minutes."
 JOB_FAILED = "😵 Sorry, something went wrong while working on your picture. It has been logged; please try again."
 EXPIRED_BUTTON = "This button has expired. Send a new photo to start again."

@@ -13,6 +13,7 @@ import os
 import queue
 import signal
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -25,7 +26,7 @@ from bots.config import BotConfig, use_api_server
 from bots.jobs import CancelReason
 from bots.logs import setup_logging
 from bots.settings import UserSettings
-from bots.store import StoreError
+from bots.store import Store, StoreError
 from bots.store.sqlite import SqliteStore
 from bots.tasks import Services, run_job
 
@@ -50,31 +51,41 @@ class _Stop:
         return self.cancel_reason is not None
 
 
-def load_services(config: BotConfig, telegram: TeleBot, store: SqliteStore, lane: str,
+def load_services(config: BotConfig, telegram: TeleBot, store: Store, lanes: Collection[str],
                   backbones: tuple[Backbone, ...], upscaling: bool) -> Services:
-    """Everything a job needs, with the networks of `lane` loaded; raises weights.WeightsError.
+    """Everything a job needs, with the networks of `lanes` loaded; raises weights.WeightsError.
 
-    Gatys strips and upscaler tiles fit the memory limit (`bots.budget`): what is left of it once every
-    worker holds what this one holds after importing torch (its RSS counts the shared libraries, so this
-    errs on the safe side) and the chat process and an instant job are served, shared by the Gatys slots.
+    On the CPU, Gatys strips and upscaler tiles fit the memory limit (`bots.budget`): what is left of it
+    once every worker holds what this one holds after importing torch (its RSS counts the shared
+    libraries, so this errs on the safe side) and the chat process and an instant job are served, shared
+    by the Gatys slots. On a GPU (``STYLEBOT_DEVICE``) they fit this worker's share of its free memory
+    (`transfer.device`). Raises `transfer.device.DeviceError` for a device this host lacks.
     """
     from bots.engines import load_engines, set_compute_threads
+    from transfer.device import compute_device, share_gpu
 
     if config.compute_threads:
         set_compute_threads(config.compute_threads)
-    baseline = int((rss_mb() or 0) * 1024 * 1024)
-    sizes = job_sizes(config.memory_limit, config.workers, baseline * (config.workers + 1) + OTHERS_RESERVE)
-    strip_pixels = config.strip_pixels or sizes.strip_pixels
-    painting = lane == TRANSFER_LANE
+    device = compute_device(config.device)
+    if device.type == "cuda":
+        share_gpu(config.workers + 1)  # the Gatys workers and the instant one
+        strip_pixels, tile = config.strip_pixels, None
+    else:
+        baseline = int((rss_mb() or 0) * 1024 * 1024)
+        sizes = job_sizes(config.memory_limit, config.workers, baseline * (config.workers + 1) + OTHERS_RESERVE)
+        strip_pixels, tile = config.strip_pixels or sizes.strip_pixels, sizes.tile
+    painting = TRANSFER_LANE in lanes
     engines = load_engines(backbones if painting else (), upscaling and painting, config.weights_dir,
-                           strip_pixels, tile=sizes.tile, instant=lane == INSTANT_LANE)
-    log.info("networks loaded for lane %s (strips of %d pixels, tiles of %d px)", lane, strip_pixels, sizes.tile)
+                           strip_pixels, tile=tile, instant=INSTANT_LANE in lanes, device=device)
+    log.info("networks loaded for lane %s on %s (strips of %s pixels, tiles of %s px)", ", ".join(lanes), device,
+             strip_pixels or "GPU-sized", tile or "GPU-sized")
     return Services.build(config, telegram, store, engines, backbones, upscaling)
 
 
 def serve(pipe: Connection, config: BotConfig, name: str, lane: str, backbones: tuple[Backbone, ...],
           upscaling: bool) -> None:
     """The worker's main function (see the module docstring for the messages on `pipe`)."""
+    from transfer.device import DeviceError
     from weights import WeightsError
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -84,8 +95,8 @@ def serve(pipe: Connection, config: BotConfig, name: str, lane: str, backbones: 
     apihelper.READ_TIMEOUT = config.telegram_timeout
     try:
         store = SqliteStore.open(config.data_dir, UserSettings(size=config.default_size), config.result_days)
-        services = load_services(config, TeleBot(config.token, threaded=False), store, lane, backbones, upscaling)
-    except (WeightsError, StoreError) as exc:
+        services = load_services(config, TeleBot(config.token, threaded=False), store, (lane,), backbones, upscaling)
+    except (WeightsError, StoreError, DeviceError) as exc:
         pipe.send(("error", str(exc)))
         return
     jobs: queue.Queue = queue.Queue()
@@ -114,3 +125,11 @@ def _listen(pipe: Connection, jobs: queue.Queue, current: dict[int, _Stop]) -> N
                 current.setdefault(payload, _Stop()).cancel_reason = CancelReason.USER
     except (EOFError, OSError):
         os._exit(0)  # no orphan keeps computing (or sending) behind a restarted bot
+
+
+if __name__ == "__main__":  # `python -m bots.worker`: a worker of the distributed mode
+    import sys
+
+    from bots.runner.celery_worker import main
+
+    sys.exit(main())

@@ -13,9 +13,10 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from superres.srgan import RECEPTIVE_RADIUS
+from superres.srgan import RECEPTIVE_RADIUS, srgan_x4
 from superres.upscaler import DEFAULT_TILE, MAX_INPUT_PIXELS, MIN_TILE, Upscaler, tile_grid
 from transfer.console import OneLineParser, check_output, load_input, run_command, save_image
+from transfer.device import DEVICE_SETTING, compute_device
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,11 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("input", type=Path, help="image to upscale (JPEG, PNG, WebP, BMP, TIFF or GIF)")
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="where to write the result; the format follows the extension")
-    parser.add_argument("--tile", type=_at_least(MIN_TILE), default=DEFAULT_TILE,
-                        help=f"input pixels per tile side; bigger uses more memory (default {DEFAULT_TILE})")
+    parser.add_argument("--tile", type=_at_least(MIN_TILE), default=None,
+                        help=f"input pixels per tile side; bigger uses more memory (default {DEFAULT_TILE} on "
+                             "the CPU, as large as fits on a GPU)")
     parser.add_argument("--margin", type=_at_least(0), default=RECEPTIVE_RADIUS,
                         help=f"context pixels around each tile; below {RECEPTIVE_RADIUS} seams may show "
                              f"(default {RECEPTIVE_RADIUS})")
+    parser.add_argument("--device", default=None,
+                        help=f"auto, cpu, cuda or cuda:N (default: {DEVICE_SETTING}, else auto: a CUDA GPU "
+                             "when there is one)")
     parser.add_argument("--max-pixels", type=_at_least(1), default=MAX_INPUT_PIXELS,
                         help=f"refuse inputs with more pixels than this (default {MAX_INPUT_PIXELS})")
     return parser
@@ -55,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     def work() -> tuple[Image.Image, Path, str]:
         check_output(args.output)
         image = load_input(args.input, args.max_pixels)
-        upscaler = Upscaler(tile=args.tile, margin=args.margin, max_input_pixels=args.max_pixels)
-        tiles = len(tile_grid(image.width, image.height, args.tile))
+        upscaler = Upscaler(srgan_x4(device=compute_device(args.device)), tile=args.tile, margin=args.margin,
+                            max_input_pixels=args.max_pixels)
+        tiles = len(tile_grid(image.width, image.height, upscaler.tile))
         with tqdm(total=tiles, unit="tile", desc="SRGAN x4", dynamic_ncols=True) as bar:
             result = upscaler.upscale(image, progress=lambda p: bar.update(p.step - bar.n))
         save_image(result, args.output)

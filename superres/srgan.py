@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from transfer.device import compute_device
 from weights import Weights, load_into
 
 __all__ = ["Generator", "srgan_x4", "SCALE", "FEATURES_RADIUS", "UPSAMPLE_RADIUS", "RECEPTIVE_RADIUS"]
@@ -103,21 +104,24 @@ def _subpixel_kernel(weight: Tensor) -> Tensor:
     fine offset 2D + a - p, i.e. tap 2D + a - p + 4 of the 9x9 kernel (zero outside it).
     """
     padded = F.pad(weight, (1, 1, 1, 1))  # taps -1 and 9 read zeros
-    sub, offset = torch.arange(2), torch.arange(-2, 3)
+    sub, offset = torch.arange(2, device=weight.device), torch.arange(-2, 3, device=weight.device)
     tap = 2 * offset.view(1, 1, 5) + sub.view(1, 2, 1) - sub.view(2, 1, 1) + 5  # [p, a, D], padded
     kernel = padded[:, :, tap.view(2, 2, 5, 1, 1, 1), tap.view(1, 1, 1, 2, 2, 5)]  # o c p a Dy q b Dx
     out_channels, in_channels = weight.shape[:2]
     return kernel.permute(0, 2, 5, 1, 3, 6, 4, 7).reshape(4 * out_channels, 4 * in_channels, 5, 5)
 
 
-def srgan_x4(weights_dir: Path | None = None, download: bool | None = None) -> Generator:
-    """The generator with the real SRGAN x4 weights, in eval mode and without gradients.
+def srgan_x4(weights_dir: Path | None = None, download: bool | None = None,
+             device: str | torch.device | None = None) -> Generator:
+    """The generator with the real SRGAN x4 weights, in eval mode and without gradients, on `device`
+    (default: ``STYLEBOT_DEVICE``, `transfer.device`).
 
     The file ``srgan_netG_x4.pth`` is looked up in `weights_dir` (default: `weights.weights_dir()`);
     if it is absent, the `WeightsError` says where to put it and where to get it.
     """
+    target = compute_device(device)  # an unusable setting is refused before any file is read
     generator = Generator()
     load_into(generator, Weights.SRGAN_X4, weights_dir, download)
     generator.eval()
     generator.requires_grad_(False)
-    return generator
+    return generator.to(target)

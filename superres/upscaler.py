@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from superres.srgan import RECEPTIVE_RADIUS, SCALE, UPSAMPLE_RADIUS, Generator, srgan_x4
+from transfer.device import gpu_budget, sized
 from transfer.images import ImageSource, image_to_tensor, load_image, tensor_to_image
 from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
 
@@ -37,6 +38,10 @@ DEFAULT_TILE = 192
 MAX_INPUT_PIXELS = 2_000_000
 
 MIN_TILE = 8
+# On a GPU a tile is as large as its free memory holds: tile 192 peaked at 462 MB above the import on the
+# CPU (bots/budget.py), 12.5 kB per input pixel (16 output pixels of 64-channel maps); 20 kB to spare.
+GPU_BYTES_PER_TILE_PIXEL = 20_000
+GPU_MAX_TILE = 1024
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom in input pixels
 
@@ -56,22 +61,29 @@ def tile_grid(width: int, height: int, tile: int) -> list[Box]:
 class Upscaler:
     """Upscales images x4 with SRGAN; one instance can serve many images (it holds the network).
 
-    `tile` is the side of the input area computed at once (bigger: fewer tiles, more memory);
-    `margin` the context read around each tile; inputs over `max_input_pixels` are refused.
-    `upscale` keeps no state, so threads may share an instance.
+    `tile` is the side of the input area computed at once (bigger: fewer tiles, more memory; None:
+    `DEFAULT_TILE` on the CPU, what a GPU's free memory holds on CUDA); `margin` the context read around
+    each tile; inputs over `max_input_pixels` are refused. It computes on the generator's device
+    (`srgan_x4(device=...)`: ``STYLEBOT_DEVICE`` by default). `upscale` keeps no state, so threads may
+    share an instance.
     """
 
     scale = SCALE
 
-    def __init__(self, generator: Generator | None = None, tile: int = DEFAULT_TILE,
+    def __init__(self, generator: Generator | None = None, tile: int | None = None,
                  margin: int = RECEPTIVE_RADIUS, max_input_pixels: int = MAX_INPUT_PIXELS) -> None:
+        self.generator = generator if generator is not None else srgan_x4()
+        self.device = next(self.generator.parameters()).device
+        if tile is None:
+            side = math.isqrt(sized(DEFAULT_TILE ** 2, gpu_budget(self.device), GPU_BYTES_PER_TILE_PIXEL,
+                                    GPU_MAX_TILE ** 2))
+            tile = max(DEFAULT_TILE, side)
         if tile < MIN_TILE:
             raise ValueError(f"tile must be at least {MIN_TILE} pixels, not {tile}")
         if margin < 0:
             raise ValueError(f"margin must be 0 or more, not {margin}")
         if max_input_pixels < 1:
             raise ValueError(f"max_input_pixels must be positive, not {max_input_pixels}")
-        self.generator = generator if generator is not None else srgan_x4()
         self.tile = tile
         self.margin = margin
         self.max_input_pixels = max_input_pixels
@@ -84,7 +96,7 @@ class Upscaler:
         true between tiles. `progress` gets `Progress(tiles_done, tiles_total)` after each tile.
         """
         img = load_image(image, self.max_input_pixels)
-        pixels = image_to_tensor(img)
+        pixels = image_to_tensor(img, self.device)
         width, height = img.size
         boxes = tile_grid(width, height, self.tile)
         result = Image.new("RGB", (width * SCALE, height * SCALE))

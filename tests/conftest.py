@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from redis_server import redis_server  # noqa: F401 - the session's real redis-server, for the store's tests
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

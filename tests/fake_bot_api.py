@@ -9,6 +9,8 @@ the bot benchmark (`python -m bench bot`) uses it too.  Every call records its a
 Telegram under load misbehaves, and so can the fake, to test a bot's retry policy end to end: `fail_next`
 (an error answer, JSON or the front end's HTML page), `reset_next` (the connection reset), `stall_next` (no
 answer at all); the faulted calls stay in the log (`calls`, `faults`), so a test can count the attempts.
+Webhooks as in Telegram: setWebhook records what it got (`webhook`), getUpdates is refused with 409 while one is
+set, and `post_update` delivers a pending update to the bot's own HTTP server as Telegram would post it.
 
 Usage:  with FakeBotApi() as api:  api.install(); ...   or, in conftest.py:
         @pytest.fixture
@@ -18,6 +20,7 @@ Usage:  with FakeBotApi() as api:  api.install(); ...   or, in conftest.py:
 from __future__ import annotations
 
 import copy
+import http.client
 import io
 import itertools
 import json
@@ -35,6 +38,9 @@ from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # the Bot API's getFile limit
+WEBHOOK_CONFLICT = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete " \
+                   "the webhook first"
+REGISTERED = "<registered>"  # post_update's default secret: the one setWebhook got (no real secret has "<")
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message")
 T = TypeVar("T")
@@ -220,6 +226,8 @@ class FakeBotApi:
                          "can_read_all_group_messages": False, "supports_inline_queries": False}
         self.commands: list[dict] = []  # the last setMyCommands
         self.poll_count = 0  # getUpdates calls run (kept out of `calls`: they would drown the log; see `faults`)
+        self.polls_refused = 0  # getUpdates calls refused (409) because a webhook was set
+        self.webhook: dict | None = None  # the last setWebhook's url, secret_token and allowed_updates; None: polling
         self._cond = threading.Condition()
         self._calls: list[Call] = []
         self._updates: list[dict] = []
@@ -344,6 +352,33 @@ class FakeBotApi:
             self._push_update(callback_query={"id": qid, "from": self._user(user_id or chat_id), "data": data,
                                               "message": copy.deepcopy(msg.data), "chat_instance": str(-chat_id)})
             return qid
+
+    def post_update(self, address: str, secret: str | None = REGISTERED, timeout: float = 10.0) -> int:
+        """Deliver the oldest pending update as Telegram posts to a webhook: JSON to http://`address` (the bot's
+        host:port, standing for the https URL of its TLS proxy) at the registered URL's path, with the header
+        X-Telegram-Bot-Api-Secret-Token: `secret` (default: the registered one; None: no header). A 2xx answer
+        confirms the update; anything else leaves it pending for the next try, as Telegram retries. Returns the
+        HTTP status."""
+        with self._cond:
+            if not self._updates:
+                raise AssertionError(f"FakeBotApi: no pending update to post.\n{self._dump(None)}")
+            update, registered = copy.deepcopy(self._updates[0]), self.webhook or {}
+        if secret == REGISTERED:
+            secret = registered.get("secret_token")
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        host, _, port = address.rpartition(":")
+        connection = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+        try:
+            connection.request("POST", urlsplit(registered.get("url", "")).path or "/", json.dumps(update), headers)
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+        if 200 <= status < 300:
+            with self._cond:
+                self._updates = [u for u in self._updates if u["update_id"] != update["update_id"]]
+        return status
 
     # ---- bot's side: inspect and wait --------------------------------------------------------------------
     @property
@@ -676,7 +711,11 @@ class FakeBotApi:
         return dict(self.bot_user)
 
     def _m_getupdates(self, c: Call) -> list[dict]:
-        """Long polling: confirm updates below `offset` (negative: keep the last -offset), then wait."""
+        """Long polling: confirm updates below `offset` (negative: keep the last -offset), then wait; refused
+        while a webhook is set, as in Telegram."""
+        if self.webhook is not None:
+            self.polls_refused += 1
+            raise ApiError(409, WEBHOOK_CONFLICT)
         offset, limit = int(c.params.get("offset") or 0), int(c.params.get("limit") or 100)
         deadline = time.monotonic() + min(float(c.params.get("timeout") or 0), self.max_poll_wait)
         self.poll_count, epoch = self.poll_count + 1, self._poll_epoch
@@ -689,8 +728,37 @@ class FakeBotApi:
             self._cond.wait(left)
         return copy.deepcopy(self._updates[:limit])
 
-    def _m_deletewebhook(self, c: Call) -> bool:
+    def _m_setwebhook(self, c: Call) -> bool:
+        """Like Telegram: an https:// URL only (an empty one deletes the webhook: telebot's remove_webhook), a
+        secret of its allowed characters; the updates then wait for `post_update` instead of getUpdates."""
+        url = c.params.get("url", "")
+        if not url:
+            return self._m_deletewebhook(c)
+        if not url.startswith("https://"):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = c.params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {"url": url, "secret_token": secret, "allowed_updates": c.json_param("allowed_updates")}
+        self._drop_pending(c)
         return True
+
+    def _m_deletewebhook(self, c: Call) -> bool:
+        self.webhook = None
+        self._drop_pending(c)
+        return True
+
+    def _m_getwebhookinfo(self, c: Call) -> dict:
+        info = {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        if self.webhook is not None:
+            info["url"] = self.webhook["url"]
+            if self.webhook["allowed_updates"] is not None:
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+        return info
+
+    def _drop_pending(self, c: Call) -> None:
+        if c.params.get("drop_pending_updates", "").lower() in ("true", "1"):
+            self._updates.clear()
 
     def _m_setmycommands(self, c: Call) -> bool:
         self.commands = c.json_param("commands") or []

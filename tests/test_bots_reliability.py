@@ -261,6 +261,8 @@ def test_bot_killed_mid_job_delivers_after_restart(tmp_path: Path, real_weights_
         fake_api.wait_for_message(6, "You're #1 in the queue")
         workers = child_processes(bot.pid)
         assert len(workers) == 2, "a worker per lane"
+        for pid in workers:  # OpenMP threads that do not spin against the other worker
+            assert b"GOMP_SPINCOUNT=1000\0" in Path(f"/proc/{pid}/environ").read_bytes()
         bot.kill()
         bot.communicate(timeout=10)
         wait_until(lambda: all(_gone(pid) for pid in workers), timeout=5)
@@ -282,7 +284,7 @@ def test_bot_killed_mid_job_delivers_after_restart(tmp_path: Path, real_weights_
     assert len(_photos(fake_api, 5)) == 1 and len(_photos(fake_api, 6)) == 1
     assert texts.RESUMED not in [m.get("text") for m in fake_api.messages(6)]
     assert "Traceback" not in stderr and TOKEN not in stderr
-    assert "lane transfer (strips of 8192 pixels, tiles of 64 px)" in stderr
+    assert "lane transfer on cpu (strips of 8192 pixels, tiles of 64 px)" in stderr
 
 
 # ---- 4. limits and operators ----------------------------------------------------------------------------

@@ -1,36 +1,48 @@
-"""The durable store (bots.store): the JSON codec, settings, telebot states through a real TeleBot, results
-behind buttons, the job journal, opening errors, and several threads and processes on one file.
+"""The durable store (bots.store): the JSON codec; then settings, telebot states through a real TeleBot,
+results behind buttons and the job journal, each against both backends (SQLite, and Redis through a real
+redis-server: see redis_server.py); then what only one backend has (SQLite's file and its opening errors,
+Redis's restarts, URLs and login); and several threads and processes on one store.
 
-Every test works in its own temporary folder; time is a fake clock, so nothing sleeps.
+Every test works in its own temporary folder or Redis key prefix; time is a fake clock, so nothing sleeps.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import multiprocessing
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import redis
 from telebot import TeleBot
 from telebot.custom_filters import StateFilter
 from telebot.states import State, StatesGroup
+from telebot.storage import StateStorageBase
 from telebot.types import Update
 
 from bots.backbone import Backbone
 from bots.conversation import Flow, Remembered
 from bots.settings import UserSettings
-from bots.store import JobJournal, JobRecord, JobStatus, JournalSummary, ResultStorage, SettingsStorage, StoreError
+from bots.store import (JobJournal, JobRecord, JobStatus, JournalSummary, ResultStorage, SettingsStorage, Store,
+                        StoreError)
 from bots.store.codec import (CodecError, decode_request, decode_result, decode_settings, decode_style,
                               encode_request, encode_result, encode_settings, encode_style)
+from bots.store.redis import RedisStore, redact
 from bots.store.sqlite import DATABASE_NAME, SCHEMA_VERSION, SqliteStore
 from bots.workflow import InstantRequest, PaintRequest, Style
+from redis_server import RedisServer, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = 24 * 3600.0
@@ -60,12 +72,6 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data" / "bot"  # not there yet: open creates it, parents too
 
 
-@pytest.fixture
-def store(data_dir: Path, clock: FakeClock) -> Iterator[SqliteStore]:
-    with SqliteStore.open(data_dir, DEFAULTS, clock=clock) as opened:
-        yield opened
-
-
 @contextmanager
 def raw(path: Path) -> Iterator[sqlite3.Connection]:
     """A plain connection to the file, as another program would have, in autocommit mode."""
@@ -79,6 +85,105 @@ def raw(path: Path) -> Iterator[sqlite3.Connection]:
 def reopen(data_dir: Path, clock: FakeClock, **options: object) -> SqliteStore:
     """Another store on the same folder: what the bot gets after a restart, or a worker process."""
     return SqliteStore.open(data_dir, DEFAULTS, clock=clock, **options)
+
+
+def count(path: Path, table: str) -> int:
+    with raw(path) as other:
+        return other.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+class SqliteBackend:
+    """The SQLite store in a folder, for the tests both backends pass; `open` again is a restart (or a
+    worker process), the other methods are what another program would see and do in the file."""
+
+    def __init__(self, data_dir: Path, clock: FakeClock) -> None:
+        self.data_dir = data_dir
+        self.clock = clock
+
+    def open(self, defaults: UserSettings = DEFAULTS, **options: object) -> SqliteStore:
+        return SqliteStore.open(self.data_dir, defaults, **{"clock": self.clock, **options})
+
+    def spec(self) -> tuple[str, ...]:
+        """What a spawned process needs to open the same store (see `open_spec`)."""
+        return "sqlite", str(self.data_dir)
+
+    def count(self, what: str) -> int:
+        """How many settings, results or jobs are stored."""
+        return count(self.data_dir / DATABASE_NAME, what)
+
+    def write_setting(self, user_id: int, name: str, value: object) -> None:
+        with raw(self.data_dir / DATABASE_NAME) as other:
+            (text,) = other.execute("SELECT changes FROM settings WHERE user_id = ?", (user_id,)).fetchone()
+            other.execute("UPDATE settings SET changes = ? WHERE user_id = ?",
+                          (json.dumps({**json.loads(text), name: value}), user_id))
+
+    def drop_results(self) -> None:
+        with raw(self.data_dir / DATABASE_NAME) as other:
+            other.execute("DELETE FROM results")
+
+
+class RedisBackend:
+    """The Redis store under a prefix of its own on the session's redis-server; the same methods."""
+
+    _KEYS = {"settings": "settings:*", "results": "result:*", "jobs": "job:*"}
+    _prefixes = itertools.count()
+
+    def __init__(self, server: RedisServer, clock: FakeClock) -> None:
+        self.server = server
+        self.clock = clock
+        self.prefix = f"test-{os.getpid()}-{next(self._prefixes)}:"
+
+    def open(self, defaults: UserSettings = DEFAULTS, **options: object) -> RedisStore:
+        return RedisStore.open(self.server.url, defaults, **{"clock": self.clock, "prefix": self.prefix, **options})
+
+    def spec(self) -> tuple[str, ...]:
+        return "redis", self.server.url, self.prefix
+
+    def count(self, what: str) -> int:
+        with self.client() as client:
+            return len(list(client.scan_iter(match=self.prefix + self._KEYS[what])))
+
+    def write_setting(self, user_id: int, name: str, value: object) -> None:
+        with self.client() as client:
+            client.hset(f"{self.prefix}settings:{user_id}", name, json.dumps(value))
+
+    def drop_results(self) -> None:
+        with self.client() as client:
+            client.delete(*client.scan_iter(match=self.prefix + self._KEYS["results"]))
+
+    def client(self) -> redis.Redis:
+        """A plain client, as another program would have."""
+        return redis.Redis.from_url(self.server.url, decode_responses=True)
+
+
+Backend = SqliteBackend | RedisBackend
+
+
+def open_spec(spec: tuple[str, ...]) -> Store:
+    """In a spawned process: the store `Backend.spec` describes, on the real clock."""
+    kind, *where = spec
+    if kind == "sqlite":
+        return SqliteStore.open(Path(where[0]), DEFAULTS)
+    return RedisStore.open(where[0], DEFAULTS, prefix=where[1])
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request: pytest.FixtureRequest, data_dir: Path, clock: FakeClock) -> Backend:
+    if request.param == "sqlite":
+        return SqliteBackend(data_dir, clock)
+    return RedisBackend(request.getfixturevalue("redis_server"), clock)
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    with backend.open() as opened:
+        yield opened
+
+
+@pytest.fixture
+def sqlite_store(data_dir: Path, clock: FakeClock) -> Iterator[SqliteStore]:
+    with SqliteStore.open(data_dir, DEFAULTS, clock=clock) as opened:
+        yield opened
 
 
 PAINT = PaintRequest("content-id", Style(file_id="style-id"), (Backbone.VGG19, Backbone.RESNET50),
@@ -95,7 +200,7 @@ def through_json(data: dict) -> dict:
 
 # ---- import -------------------------------------------------------------------------------------------
 def test_the_store_does_not_load_torch() -> None:
-    code = ("import sys, bots.store, bots.store.codec, bots.store.sqlite\n"
+    code = ("import sys, bots.store, bots.store.codec, bots.store.sqlite, bots.store.redis\n"
             "from bots.store import SqliteStore\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n"
             "assert 'bots.engines' not in sys.modules, 'bots.engines was imported'\n")
@@ -103,7 +208,8 @@ def test_the_store_does_not_load_torch() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_the_sqlite_parts_have_the_interfaces_shape(store: SqliteStore) -> None:
+def test_the_parts_have_the_interfaces_shape(store: Store) -> None:
+    assert isinstance(store.states, StateStorageBase)
     for part, interface in ((store.settings, SettingsStorage), (store.results, ResultStorage),
                             (store.journal, JobJournal)):
         missing = [name for name in dir(interface) if not name.startswith("_") and not hasattr(part, name)]
@@ -171,20 +277,19 @@ def test_settings_decode_over_a_base_and_skip_unknown_fields() -> None:
 
 
 # ---- settings -----------------------------------------------------------------------------------------
-def test_settings_start_from_the_defaults_without_writing_them(store: SqliteStore) -> None:
+def test_settings_start_from_the_defaults_without_writing_them(store: Store, backend: Backend) -> None:
     assert store.settings.get(42) == DEFAULTS
     assert store.settings.defaults == DEFAULTS
-    with raw(store.path) as other:
-        assert other.execute("SELECT count(*) FROM settings").fetchone()[0] == 0
+    assert backend.count("settings") == 0
 
 
-def test_settings_changes_survive_a_restart(store: SqliteStore, data_dir: Path, clock: FakeClock) -> None:
+def test_settings_changes_survive_a_restart(store: Store, backend: Backend) -> None:
     assert store.settings.change(1, strength="strong") == replace_defaults(strength="strong")
     assert store.settings.change(1, backbone=Backbone.RESNET50, keep_colors=True) == replace_defaults(
         strength="strong", backbone=Backbone.RESNET50, keep_colors=True)
     store.settings.change(2, backbone=None)
     store.close()
-    with reopen(data_dir, clock) as again:
+    with backend.open() as again:
         assert again.settings.get(1) == replace_defaults(strength="strong", backbone=Backbone.RESNET50,
                                                          keep_colors=True)
         assert again.settings.get(2) == DEFAULTS
@@ -197,14 +302,14 @@ def replace_defaults(**changes: object) -> UserSettings:
     return replace(DEFAULTS, **changes)
 
 
-def test_unchanged_settings_follow_new_defaults(store: SqliteStore, data_dir: Path, clock: FakeClock) -> None:
+def test_unchanged_settings_follow_new_defaults(store: Store, backend: Backend) -> None:
     store.settings.change(1, strength="soft")
     store.close()
-    with SqliteStore.open(data_dir, UserSettings(size=256), clock=clock) as again:
+    with backend.open(UserSettings(size=256)) as again:
         assert again.settings.get(1) == UserSettings(strength="soft", size=256)
 
 
-def test_an_unknown_setting_is_refused_before_anything_is_written(store: SqliteStore) -> None:
+def test_an_unknown_setting_is_refused_before_anything_is_written(store: Store) -> None:
     with pytest.raises(TypeError):
         store.settings.change(1, colour="blue")
     with pytest.raises(TypeError):
@@ -216,10 +321,9 @@ def test_an_unknown_setting_is_refused_before_anything_is_written(store: SqliteS
     assert store.settings.get(1) == DEFAULTS
 
 
-def test_an_unreadable_stored_setting_is_skipped(store: SqliteStore) -> None:
+def test_an_unreadable_stored_setting_is_skipped(store: Store, backend: Backend) -> None:
     store.settings.change(1, strength="soft", backbone=Backbone.VGG19)
-    with raw(store.path) as other:
-        other.execute("""UPDATE settings SET changes = '{"strength": "soft", "backbone": "alexnet"}'""")
+    backend.write_setting(1, "backbone", "alexnet")
     assert store.settings.get(1) == replace_defaults(strength="soft")
 
 
@@ -230,11 +334,11 @@ class Later(StatesGroup):
     step = State()
 
 
-def bot_on(store: SqliteStore) -> TeleBot:
+def bot_on(store: Store) -> TeleBot:
     return TeleBot("123:ABC", state_storage=store.states, threaded=False)
 
 
-def test_telebot_states_and_data_survive_a_restart(store: SqliteStore, data_dir: Path, clock: FakeClock) -> None:
+def test_telebot_states_and_data_survive_a_restart(store: Store, backend: Backend) -> None:
     bot = bot_on(store)
     assert bot.get_state(5, 10) is None
     assert bot.set_state(5, Flow.style, 10)
@@ -247,7 +351,7 @@ def test_telebot_states_and_data_survive_a_restart(store: SqliteStore, data_dir:
     assert bot.set_state(5, Later.step, 10)  # a new state keeps the data
     store.close()
 
-    with reopen(data_dir, clock) as again:
+    with backend.open() as again:
         bot = bot_on(again)
         assert bot.get_state(5, 10) == "Later:step"
         with bot.retrieve_data(5, 10) as data:
@@ -261,11 +365,10 @@ def test_telebot_states_and_data_survive_a_restart(store: SqliteStore, data_dir:
             assert data == {}
 
 
-def test_a_state_handler_finds_its_state_after_a_restart(store: SqliteStore, data_dir: Path,
-                                                         clock: FakeClock) -> None:
+def test_a_state_handler_finds_its_state_after_a_restart(store: Store, backend: Backend) -> None:
     bot_on(store).set_state(5, Flow.style, 10)
     store.close()
-    with reopen(data_dir, clock) as again:
+    with backend.open() as again:
         bot, seen = bot_on(again), []
         bot.add_custom_filter(StateFilter(bot))
         bot.register_message_handler(lambda message: seen.append(("style", message.text)), state=Flow.style)
@@ -276,7 +379,7 @@ def test_a_state_handler_finds_its_state_after_a_restart(store: SqliteStore, dat
         assert seen == [("style", "hello")]
 
 
-def test_telebot_keys_keep_bots_threads_and_business_connections_apart(store: SqliteStore) -> None:
+def test_telebot_keys_keep_bots_threads_and_business_connections_apart(store: Store) -> None:
     bot, other_bot = bot_on(store), TeleBot("456:DEF", state_storage=store.states, threaded=False)
     bot.set_state(1, "A:a", 2)
     other_bot.set_state(1, "B:b", 2)
@@ -286,7 +389,7 @@ def test_telebot_keys_keep_bots_threads_and_business_connections_apart(store: Sq
             bot.get_state(1, 2, business_connection_id="biz")] == ["A:a", "B:b", "C:c", "D:d"]
 
 
-def test_data_without_a_state_is_refused_like_telebots_memory_storage(store: SqliteStore) -> None:
+def test_data_without_a_state_is_refused_like_telebots_memory_storage(store: Store) -> None:
     bot = bot_on(store)
     with pytest.raises(RuntimeError):
         bot.add_data(1, 2, content="x")
@@ -296,7 +399,7 @@ def test_data_without_a_state_is_refused_like_telebots_memory_storage(store: Sql
     assert bot.retrieve_data(1, 2).data == {}
 
 
-def test_state_data_must_be_json(store: SqliteStore) -> None:
+def test_state_data_must_be_json(store: Store) -> None:
     bot = bot_on(store)
     bot.set_state(1, Flow.style, 2)
     with pytest.raises(TypeError, match="JSON"):
@@ -307,7 +410,7 @@ def test_state_data_must_be_json(store: SqliteStore) -> None:
     assert store.states.get_data(2, 1, bot_id=123) == {}
 
 
-def test_reset_data_keeps_the_state_and_an_error_in_the_block_is_not_swallowed(store: SqliteStore) -> None:
+def test_reset_data_keeps_the_state_and_an_error_in_the_block_is_not_swallowed(store: Store) -> None:
     bot = bot_on(store)
     assert not bot.reset_data(1, 2)
     bot.set_state(1, Flow.style, 2)
@@ -322,7 +425,7 @@ def test_reset_data_keeps_the_state_and_an_error_in_the_block_is_not_swallowed(s
         assert data == {"content": "y"}  # saved on the way out, as telebot does
 
 
-def test_the_storage_api_directly(store: SqliteStore) -> None:
+def test_the_storage_api_directly(store: Store) -> None:
     states = store.states
     assert states.set_state(2, 1, "Flow:style", bot_id=7)
     assert states.set_data(2, 1, "k", "v", bot_id=7)
@@ -339,7 +442,7 @@ def test_the_storage_api_directly(store: SqliteStore) -> None:
     assert states.set_state(2, 1, None, bot_id=7) and states.get_state(2, 1, bot_id=7) is None
 
 
-def test_forgotten_conversations_are_purged(store: SqliteStore, clock: FakeClock) -> None:
+def test_forgotten_conversations_are_purged(store: Store, clock: FakeClock) -> None:
     bot = bot_on(store)
     bot.set_state(1, Flow.style, 1)
     clock.advance(31 * DAY)
@@ -349,7 +452,7 @@ def test_forgotten_conversations_are_purged(store: SqliteStore, clock: FakeClock
 
 
 # ---- results ------------------------------------------------------------------------------------------
-def test_results_are_recalled_by_number_in_their_own_chat(store: SqliteStore) -> None:
+def test_results_are_recalled_by_number_in_their_own_chat(store: Store) -> None:
     first = store.results.remember(Remembered(10, PAINT, {Backbone.VGG19: "v", Backbone.RESNET50: "r"}))
     second = store.results.remember(Remembered(20, INSTANT))
     assert 0 < first < second
@@ -362,25 +465,24 @@ def test_results_are_recalled_by_number_in_their_own_chat(store: SqliteStore) ->
     assert store.results.recall(10 ** 30, 20) is None  # a forged button: no OverflowError
 
 
-def test_result_numbers_only_grow_across_restarts(store: SqliteStore, data_dir: Path, clock: FakeClock) -> None:
+def test_result_numbers_only_grow_across_restarts(store: Store, backend: Backend) -> None:
     numbers = [store.results.remember(Remembered(1, INSTANT_ONE)) for _ in range(3)]
-    with raw(store.path) as other:
-        other.execute("DELETE FROM results")  # even when the newest one is gone
+    backend.drop_results()  # even when the newest one is gone
     store.close()
-    with reopen(data_dir, clock) as again:
+    with backend.open() as again:
         number = again.results.remember(Remembered(1, INSTANT_ONE))
         assert number > max(numbers)
         assert again.results.recall(number, 1) == Remembered(1, INSTANT_ONE)
 
 
-def test_old_results_are_forgotten_and_deleted(data_dir: Path, clock: FakeClock) -> None:
-    with SqliteStore.open(data_dir, DEFAULTS, result_days=2, clock=clock) as store:
+def test_old_results_are_forgotten_and_deleted(backend: Backend, clock: FakeClock) -> None:
+    with backend.open(result_days=2) as store:
         old = store.results.remember(Remembered(1, PAINT))
         clock.advance(2 * DAY - 1)
         assert store.results.recall(old, 1) == Remembered(1, PAINT)
         clock.advance(2)
         assert store.results.recall(old, 2) is None  # another chat's, and expired: deleted as well
-        assert count(store, "results") == 0
+        assert backend.count("results") == 0
 
 
 def test_expired_results_are_purged_at_most_once_a_minute(data_dir: Path, clock: FakeClock) -> None:
@@ -391,22 +493,17 @@ def test_expired_results_are_purged_at_most_once_a_minute(data_dir: Path, clock:
         store.results.remember(Remembered(1, PAINT))  # B
         clock.now = start + DAY + 5
         store.results.remember(Remembered(1, PAINT))  # C: A goes on the way
-        assert count(store, "results") == 2
+        assert count(store.path, "results") == 2
         clock.now = start + DAY + 30
         store.results.remember(Remembered(1, PAINT))  # D: B has expired, but the last purge was 25 s ago
-        assert count(store, "results") == 3
+        assert count(store.path, "results") == 3
         clock.now = start + DAY + 70
         store.results.remember(Remembered(1, PAINT))  # E: B goes
-        assert count(store, "results") == 3
-
-
-def count(store: SqliteStore, table: str) -> int:
-    with raw(store.path) as other:
-        return other.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        assert count(store.path, "results") == 3
 
 
 # ---- the job journal ----------------------------------------------------------------------------------
-def test_a_job_goes_from_waiting_to_delivered(store: SqliteStore, clock: FakeClock) -> None:
+def test_a_job_goes_from_waiting_to_delivered(store: Store, clock: FakeClock) -> None:
     payload = {"request": encode_request(PAINT), "reply_to": 77}
     job = store.journal.add(1, 10, "transfer", "paint", payload)
     assert job == JobRecord(id=job.id, user_id=1, chat_id=10, lane="transfer", kind="paint", payload=payload,
@@ -426,7 +523,7 @@ def test_a_job_goes_from_waiting_to_delivered(store: SqliteStore, clock: FakeClo
     assert decode_request(done.payload["request"]) == PAINT
 
 
-def test_journal_mistakes(store: SqliteStore) -> None:
+def test_journal_mistakes(store: Store) -> None:
     job = store.journal.add(1, 1, "transfer", "paint", {})
     with pytest.raises(ValueError):
         store.journal.finish(job.id, JobStatus.RUNNING)
@@ -443,14 +540,14 @@ def test_journal_mistakes(store: SqliteStore) -> None:
     assert store.journal.finish(job.id, "cancelled")  # type: ignore[arg-type]  # its value works too
 
 
-def test_a_cancelled_job_is_not_started(store: SqliteStore) -> None:
+def test_a_cancelled_job_is_not_started(store: Store) -> None:
     job = store.journal.add(1, 1, "transfer", "paint", {})
     assert store.journal.finish(job.id, JobStatus.CANCELLED)
     after = store.journal.start(job.id)
     assert (after.status, after.attempts, after.started) == (JobStatus.CANCELLED, 0, None)
 
 
-def test_unfinished_jobs_are_resumed_in_order_after_a_restart(store: SqliteStore, data_dir: Path,
+def test_unfinished_jobs_are_resumed_in_order_after_a_restart(store: Store, backend: Backend,
                                                               clock: FakeClock) -> None:
     ids = []
     for n in range(5):
@@ -461,14 +558,14 @@ def test_unfinished_jobs_are_resumed_in_order_after_a_restart(store: SqliteStore
     store.journal.finish(ids[3], JobStatus.DELIVERED)
     store.journal.finish(ids[4], JobStatus.CANCELLED)
     store.close()
-    with reopen(data_dir, clock) as again:
+    with backend.open() as again:
         resumed = again.journal.unfinished()
         assert [job.id for job in resumed] == [ids[0], ids[1], ids[2]]
         assert [job.status for job in resumed] == [JobStatus.WAITING, JobStatus.RUNNING, JobStatus.WAITING]
         assert again.journal.start(ids[1]).attempts == 2  # running when the bot stopped: a second attempt
 
 
-def test_jobs_created_since_count_cancelled_ones(store: SqliteStore, clock: FakeClock) -> None:
+def test_jobs_created_since_count_cancelled_ones(store: Store, clock: FakeClock) -> None:
     times = []
     for _ in range(3):
         job = store.journal.add(1, 1, "transfer", "paint", {})
@@ -482,7 +579,7 @@ def test_jobs_created_since_count_cancelled_ones(store: SqliteStore, clock: Fake
     assert store.journal.created_since(3, 0) == []
 
 
-def test_summary_counts_and_durations(store: SqliteStore, clock: FakeClock) -> None:
+def test_summary_counts_and_durations(store: Store, clock: FakeClock) -> None:
     def job(kind: str, status: JobStatus, seconds: float, start: bool = True) -> None:
         record = store.journal.add(1, 1, "transfer", kind, {})
         if start:
@@ -504,8 +601,8 @@ def test_summary_counts_and_durations(store: SqliteStore, clock: FakeClock) -> N
     assert store.journal.summary(clock.now + 1) == JournalSummary()
 
 
-def test_old_final_jobs_are_purged(data_dir: Path, clock: FakeClock) -> None:
-    with SqliteStore.open(data_dir, DEFAULTS, job_days=30, clock=clock) as store:
+def test_old_final_jobs_are_purged(backend: Backend, clock: FakeClock) -> None:
+    with backend.open(job_days=30) as store:
         old = store.journal.add(1, 1, "transfer", "paint", {})
         store.journal.finish(old.id, JobStatus.DELIVERED)
         waiting = store.journal.add(1, 1, "transfer", "paint", {})
@@ -515,13 +612,13 @@ def test_old_final_jobs_are_purged(data_dir: Path, clock: FakeClock) -> None:
         assert store.journal.get(waiting.id) is not None  # never an unfinished one
 
 
-# ---- opening ------------------------------------------------------------------------------------------
-def test_open_creates_the_folder_and_a_wal_database(store: SqliteStore, data_dir: Path) -> None:
-    assert store.path == data_dir / DATABASE_NAME and store.path.is_file()
-    with raw(store.path) as other:
+# ---- SQLite only: opening its file --------------------------------------------------------------------
+def test_open_creates_the_folder_and_a_wal_database(sqlite_store: SqliteStore, data_dir: Path) -> None:
+    assert sqlite_store.path == data_dir / DATABASE_NAME and sqlite_store.path.is_file()
+    with raw(sqlite_store.path) as other:
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert other.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert "stylebot.sqlite3" in repr(store)
+    assert "stylebot.sqlite3" in repr(sqlite_store)
 
 
 def test_a_folder_under_a_file_cannot_be_created(tmp_path: Path) -> None:
@@ -569,8 +666,8 @@ def test_another_programs_database(tmp_path: Path) -> None:
         SqliteStore.open(tmp_path, DEFAULTS)
 
 
-def test_a_newer_schema(store: SqliteStore, data_dir: Path) -> None:
-    store.close()
+def test_a_newer_schema(sqlite_store: SqliteStore, data_dir: Path) -> None:
+    sqlite_store.close()
     with raw(data_dir / DATABASE_NAME) as other:
         other.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="newer version"):
@@ -593,9 +690,10 @@ def test_a_database_locked_by_another_program(tmp_path: Path, existing: bool) ->
     SqliteStore.open(tmp_path, DEFAULTS, busy_timeout=0.2).close()  # free again
 
 
-def test_a_lock_held_while_running_is_a_store_error(store: SqliteStore, data_dir: Path, clock: FakeClock) -> None:
+def test_a_lock_held_while_running_is_a_store_error(sqlite_store: SqliteStore, data_dir: Path,
+                                                     clock: FakeClock) -> None:
     with reopen(data_dir, clock, busy_timeout=0.1) as impatient:
-        other = sqlite3.connect(store.path, isolation_level=None)
+        other = sqlite3.connect(sqlite_store.path, isolation_level=None)
         try:
             other.execute("BEGIN EXCLUSIVE")
             with pytest.raises(StoreError, match="locked"):
@@ -606,7 +704,7 @@ def test_a_lock_held_while_running_is_a_store_error(store: SqliteStore, data_dir
         impatient.journal.add(1, 1, "transfer", "paint", {})
 
 
-def test_a_closed_store_says_so(store: SqliteStore) -> None:
+def test_a_closed_store_says_so(store: Store) -> None:
     store.close()
     store.close()
     with pytest.raises(StoreError, match="closed"):
@@ -616,17 +714,185 @@ def test_a_closed_store_says_so(store: SqliteStore) -> None:
 def test_bad_retention(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         SqliteStore.open(tmp_path, DEFAULTS, result_days=0)
+    with pytest.raises(ValueError):  # before connecting: no server needed
+        RedisStore.open("redis://127.0.0.1:1/0", DEFAULTS, job_days=0)
+
+
+# ---- Redis only: restarts, URLs, login, expiry ----------------------------------------------------------
+@pytest.fixture
+def redis_backend(redis_server: RedisServer, clock: FakeClock) -> RedisBackend:
+    return RedisBackend(redis_server, clock)
+
+
+def test_everything_survives_a_redis_restart(redis_backend: RedisBackend, redis_server: RedisServer) -> None:
+    with redis_backend.open() as store:
+        store.settings.change(1, strength="soft")
+        bot = bot_on(store)
+        bot.set_state(5, Flow.style, 10)
+        bot.add_data(5, 10, content="photo-id")
+        number = store.results.remember(Remembered(10, PAINT))
+        waiting = store.journal.add(1, 10, "transfer", "paint", {"n": 1})
+        done = store.journal.add(1, 10, "instant", "instant", {"n": 2})
+        store.journal.start(done.id)
+        store.journal.finish(done.id, JobStatus.DELIVERED)
+        redis_server.restart()  # what Redis knows now comes from its append-only file
+
+        # the open store reconnects and loads its scripts again
+        assert store.settings.get(1) == replace_defaults(strength="soft")
+        assert bot.get_state(5, 10) == "Flow:style"
+        assert store.states.get_data(10, 5, bot_id=123) == {"content": "photo-id"}
+        assert store.results.recall(number, 10) == Remembered(10, PAINT)
+        assert [job.id for job in store.journal.unfinished()] == [waiting.id]
+        assert store.journal.start(waiting.id).attempts == 1
+        assert store.journal.finish(waiting.id, JobStatus.FAILED)
+        assert store.journal.summary(0) == JournalSummary(delivered=1, failed=1, durations={"instant": [0.0]})
+        assert store.journal.add(1, 10, "transfer", "paint", {}).id == done.id + 1
+    with redis_backend.open() as again:
+        assert again.results.remember(Remembered(10, PAINT)) == number + 1
+
+
+def test_a_redis_that_stops_and_comes_back(redis_backend: RedisBackend, redis_server: RedisServer) -> None:
+    with redis_backend.open() as store:
+        store.settings.change(1, size=256)
+        redis_server.stop()
+        try:
+            started = time.monotonic()
+            with pytest.raises(StoreError, match=r"^cannot reach Redis at redis://127\.0\.0\.1:\d+/0 \(.*\): start "
+                                                 r"Redis, or check the host and port in the URL$") as error:
+                store.journal.add(1, 1, "transfer", "paint", {})
+            assert time.monotonic() - started < 5 and "\n" not in str(error.value)
+        finally:
+            redis_server.start()
+        assert store.settings.get(1).size == 256  # the same store carries on
+
+
+def test_an_unreachable_redis_is_one_line_without_the_password() -> None:
+    port = free_port()  # nothing listens there
+    started = time.monotonic()
+    with pytest.raises(StoreError) as error:
+        RedisStore.open(f"redis://:s3cret@127.0.0.1:{port}/0", DEFAULTS)
+    message = str(error.value)
+    assert message.startswith(f"cannot reach Redis at redis://:***@127.0.0.1:{port}/0 (")
+    assert "s3cret" not in message and "\n" not in message
+    assert time.monotonic() - started < 5
+
+
+def test_a_hung_redis_fails_within_the_timeout() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connections are accepted, never answered
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="cannot reach Redis at .*[Tt]imeout"):
+            RedisStore.open(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", DEFAULTS, timeout=0.5)
+        assert time.monotonic() - started < 3
+
+
+def test_a_wrong_password_is_refused_without_showing_it(redis_backend: RedisBackend,
+                                                        redis_server: RedisServer) -> None:
+    with redis_backend.client() as admin:
+        admin.execute_command("ACL", "SETUSER", "stylebot-test", "on", ">right-pass", "~*", "+@all")
+    host = f"127.0.0.1:{redis_server.port}/0"
+    for url, shown in ((f"redis://stylebot-test:s3cret@{host}", f"redis://stylebot-test:***@{host}"),
+                       (f"redis://:s3cret@{host}", f"redis://:***@{host}"),  # the default user has none
+                       (f"redis://stylebot-test@{host}?password=s3cret", f"redis://stylebot-test@{host}?password=***")):
+        with pytest.raises(StoreError) as error:
+            RedisStore.open(url, DEFAULTS, prefix=redis_backend.prefix)
+        message = str(error.value)
+        assert message.startswith(f"Redis at {shown} refused the login (")
+        assert message.endswith("check the user and password in the URL")
+        assert "s3cret" not in message and "\n" not in message
+    with RedisStore.open(f"redis://stylebot-test:right-pass@{host}", DEFAULTS, prefix=redis_backend.prefix) as store:
+        assert store.settings.change(1, size=256).size == 256
+        assert repr(store) == f"RedisStore('redis://stylebot-test:***@{host}', prefix={redis_backend.prefix!r})"
+
+
+@pytest.mark.parametrize("url", ["http://:s3cret@127.0.0.1/", "127.0.0.1:6379", "redis://:s3cret@127.0.0.1:port/0"])
+def test_what_is_not_a_redis_url(url: str) -> None:
+    with pytest.raises(StoreError, match="is not a Redis URL .*: use redis://") as error:
+        RedisStore.open(url, DEFAULTS)
+    assert "s3cret" not in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("redis://:secret@host:6379/0", "redis://:***@host:6379/0"),
+    ("redis://user:p%40ss:word@host/1", "redis://user:***@host/1"),
+    ("redis://:p@ss@host", "redis://:***@host"),
+    ("rediss://user@host", "rediss://user@host"),
+    ("redis://host/0?password=secret&db=2", "redis://host/0?password=***&db=2"),
+    ("unix:///run/redis.sock?db=1", "unix:///run/redis.sock?db=1"),
+])
+def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert redact(url) == shown
+
+
+def test_a_prefix_written_by_a_newer_version_or_another_program(redis_backend: RedisBackend) -> None:
+    redis_backend.open().close()
+    with redis_backend.client() as other:
+        other.set(redis_backend.prefix + "schema", 2)
+    with pytest.raises(StoreError, match="newer version of stylebot .*choose another prefix"):
+        redis_backend.open()
+    with redis_backend.client() as other:
+        other.set(redis_backend.prefix + "schema", "celery")
+    with pytest.raises(StoreError, match="not stylebot's"):
+        redis_backend.open()
+
+
+def test_two_prefixes_on_one_redis_do_not_meet(redis_server: RedisServer, clock: FakeClock) -> None:
+    with RedisBackend(redis_server, clock).open() as first, RedisBackend(redis_server, clock).open() as second:
+        first.settings.change(1, size=256)
+        bot_on(first).set_state(1, Flow.style, 1)
+        job = first.journal.add(1, 1, "transfer", "paint", {})
+        number = first.results.remember(Remembered(1, PAINT))
+        assert second.settings.get(1) == DEFAULTS and bot_on(second).get_state(1, 1) is None
+        assert second.journal.unfinished() == [] and second.results.recall(number, 1) is None
+        assert second.journal.add(1, 1, "transfer", "paint", {}).id == job.id  # numbered on its own
+
+
+def test_redis_expires_what_retention_forgets(redis_backend: RedisBackend) -> None:
+    with redis_backend.open(result_days=2, job_days=7) as store, redis_backend.client() as other:
+        store.settings.change(1, size=256)
+        bot_on(store).set_state(1, Flow.style, 1)
+        number = store.results.remember(Remembered(1, PAINT))
+        waiting = store.journal.add(1, 1, "transfer", "paint", {})
+        done = store.journal.add(1, 1, "transfer", "paint", {})
+        store.journal.finish(done.id, JobStatus.CANCELLED)
+        [state] = other.scan_iter(match=redis_backend.prefix + "state:*")
+
+        def days_left(key: str) -> float:
+            return other.ttl(redis_backend.prefix + key) / DAY
+
+        assert days_left("settings:1") < 0  # kept for ever
+        assert days_left(f"job:{waiting.id}") < 0  # until it is finished
+        assert 2 < days_left(f"result:{number}") <= 3  # the retention, and a day more
+        assert 7 < days_left(f"job:{done.id}") <= 8
+        assert 7 < days_left("jobs:user:1") <= 8
+        assert 30 < days_left(state.removeprefix(redis_backend.prefix)) <= 31
+
+
+def test_a_redis_that_keeps_nothing_on_disk_is_reported(redis_backend: RedisBackend,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    with redis_backend.client() as admin, caplog.at_level(logging.WARNING, "bots.store.redis"):
+        admin.config_set("appendonly", "no")
+        try:
+            redis_backend.open().close()
+        finally:
+            admin.config_set("appendonly", "yes")
+            while admin.info("persistence")["aof_rewrite_in_progress"] or admin.info("persistence")[
+                    "aof_rewrite_scheduled"]:  # the append-only file is written afresh: wait, or a restart loses it
+                time.sleep(0.02)
+        assert "keeps nothing on disk" in caplog.text
+        caplog.clear()
+        redis_backend.open().close()
+        assert "keeps nothing on disk" not in caplog.text
 
 
 # ---- several threads, several processes ---------------------------------------------------------------
-def test_two_stores_and_many_threads_lose_nothing(data_dir: Path) -> None:
-    stores = [SqliteStore.open(data_dir, DEFAULTS), SqliteStore.open(data_dir, DEFAULTS)]
+def test_two_stores_and_many_threads_lose_nothing(backend: Backend) -> None:
+    stores = [backend.open(clock=time.time), backend.open(clock=time.time)]
     threads_per_store, jobs_per_thread = 4, 25
     fields = [("strength", "soft"), ("size", 256), ("keep_colors", True), ("backbone", Backbone.RESNET50)]
     errors: list[BaseException] = []
     start = threading.Barrier(len(stores) * threads_per_store)
 
-    def work(store: SqliteStore, n: int) -> None:
+    def work(store: Store, n: int) -> None:
         try:
             start.wait()
             for i in range(jobs_per_thread):
@@ -649,8 +915,8 @@ def test_two_stores_and_many_threads_lose_nothing(data_dir: Path) -> None:
             thread.join(60)
         assert not errors, errors
         everyone = len(threads)
-        assert count(stores[0], "jobs") == everyone * jobs_per_thread
-        assert count(stores[0], "results") == everyone * jobs_per_thread
+        assert backend.count("jobs") == everyone * jobs_per_thread
+        assert backend.count("results") == everyone * jobs_per_thread
         unfinished = everyone * len(range(0, jobs_per_thread, 2))  # the even ones
         assert len(stores[1].journal.unfinished()) == unfinished
         for n in range(everyone):
@@ -663,9 +929,9 @@ def test_two_stores_and_many_threads_lose_nothing(data_dir: Path) -> None:
             store.close()
 
 
-def _finish_in_a_child(data_dir: str, job_id: int) -> None:
+def _finish_in_a_child(spec: tuple[str, ...], job_id: int) -> None:
     """Run in a spawned process: a worker that opens its own store and delivers the parent's job."""
-    with SqliteStore.open(Path(data_dir), DEFAULTS) as store:
+    with open_spec(spec) as store:
         job = store.journal.start(job_id)
         assert job.status is JobStatus.RUNNING
         assert decode_request(job.payload["request"]) == INSTANT
@@ -674,9 +940,9 @@ def _finish_in_a_child(data_dir: str, job_id: int) -> None:
         store.results.remember(Remembered(job.chat_id, INSTANT))
 
 
-def test_a_worker_process_finishes_the_parents_job(store: SqliteStore, data_dir: Path) -> None:
+def test_a_worker_process_finishes_the_parents_job(store: Store, backend: Backend) -> None:
     job = store.journal.add(1, 10, "instant", "instant", {"request": encode_request(INSTANT)})
-    child = multiprocessing.get_context("spawn").Process(target=_finish_in_a_child, args=(str(data_dir), job.id))
+    child = multiprocessing.get_context("spawn").Process(target=_finish_in_a_child, args=(backend.spec(), job.id))
     child.start()
     child.join(60)
     assert child.exitcode == 0
@@ -685,3 +951,55 @@ def test_a_worker_process_finishes_the_parents_job(store: SqliteStore, data_dir:
     assert not store.journal.finish(job.id, JobStatus.FAILED)  # the supervisor's late word changes nothing
     assert store.journal.unfinished() == []
     assert store.results.recall(store.results.remember(Remembered(10, PAINT)) - 1, 10) == Remembered(10, INSTANT)
+
+
+def test_only_one_of_many_threads_finishes_a_job(backend: Backend) -> None:
+    stores = [backend.open(clock=time.time), backend.open(clock=time.time)]
+    threads_per_store = 4
+    start = threading.Barrier(len(stores) * threads_per_store)
+    try:
+        ids = [stores[0].journal.add(1, 1, "transfer", "paint", {}).id for _ in range(30)]
+        winners: dict[int, list[int]] = {job_id: [] for job_id in ids}
+
+        def work(store: Store, n: int) -> None:
+            start.wait(60)
+            for job_id in ids:
+                if store.journal.finish(job_id, JobStatus.DELIVERED if n % 2 else JobStatus.FAILED):
+                    winners[job_id].append(n)
+
+        threads = [threading.Thread(target=work, args=(store, s * threads_per_store + t))
+                   for s, store in enumerate(stores) for t in range(threads_per_store)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert all(len(found) == 1 for found in winners.values()), winners
+        for job_id, [winner] in winners.items():
+            assert stores[1].journal.get(job_id).status is (JobStatus.DELIVERED if winner % 2 else JobStatus.FAILED)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def _finish_them_all(spec: tuple[str, ...], ids: list[int], start: threading.Barrier,
+                     results: multiprocessing.Queue) -> None:
+    """Run in a spawned process: once every process is ready, finish every job; report those it did."""
+    with open_spec(spec) as store:
+        start.wait(60)
+        results.put([job_id for job_id in ids if store.journal.finish(job_id, JobStatus.DELIVERED)])
+
+
+def test_only_one_of_many_processes_finishes_a_job(store: Store, backend: Backend) -> None:
+    ids = [store.journal.add(1, 1, "transfer", "paint", {}).id for _ in range(30)]
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(3), context.Queue()
+    children = [context.Process(target=_finish_them_all, args=(backend.spec(), ids, start, results))
+                for _ in range(3)]
+    for child in children:
+        child.start()
+    finished = [results.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(60)
+    assert [child.exitcode for child in children] == [0] * 3
+    assert Counter(job_id for done in finished for job_id in done) == Counter(ids)  # each job once
+    assert all(store.journal.get(job_id).status is JobStatus.DELIVERED for job_id in ids)

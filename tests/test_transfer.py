@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from bench.evaluate import Evaluator
-from bench.random_weights import write_random_resnet50
 from transfer import Cancelled, ImageError, Progress, StyleTransfer, TransferSettings
 from transfer.levels import Level, LevelProgress
 from transfer.presets import VGG19_PRESET
@@ -26,10 +25,8 @@ def vgg(real_weights_dir) -> StyleTransfer:
 
 
 @pytest.fixture(scope="module")
-def resnet_random_weights(tmp_path_factory) -> StyleTransfer:
-    directory = tmp_path_factory.mktemp("random_resnet50")
-    write_random_resnet50(directory)
-    return StyleTransfer.resnet50(directory, download=False)
+def resnet_random_weights(random_resnet_weights_dir) -> StyleTransfer:
+    return StyleTransfer.resnet50(random_resnet_weights_dir, download=False)
 
 
 @pytest.fixture(scope="module")

@@ -133,7 +133,7 @@ def test_mixture_is_the_statistics_of_the_pooled_positions() -> None:
     b = torch.randn(1, 8, 10, 10, generator=generator).contiguous(memory_format=torch.channels_last) - 3
 
     def stats(features: torch.Tensor) -> FeatureStats:
-        moments = universal._Moments(features.shape[1])
+        moments = universal._Moments(features.shape[1], features.device)
         moments.add(features)
         return moments.stats()
 
@@ -291,7 +291,7 @@ def test_encoder_and_decoders_reconstruct_a_photo(real_weights_dir: Path, photo:
     # Measured here: 28.4 / 34.3 / 29.0 dB (the MANIFEST: 27.9 / 33.2 / 28.9 at 256 px); a wrong layout
     # (e.g. zero padding, or pooling without ceil mode) gives far less.
     encoder = load_into(Encoder(), Weights.WCT_ENCODER, real_weights_dir, download=False).eval()
-    x = universal._image_tensor(photo.resize((160, 108)))
+    x = universal._image_tensor(photo.resize((160, 108)), torch.device("cpu"))
     with torch.inference_mode():
         for level, weights in ((1, Weights.WCT_DECODER_1), (2, Weights.WCT_DECODER_2), (3, Weights.WCT_DECODER_3)):
             decoder = load_into(Decoder(level), weights, real_weights_dir, download=False).eval()

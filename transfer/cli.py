@@ -12,6 +12,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from transfer.console import OneLineParser, check_output, load_input, run_command, save_image
+from transfer.device import DEVICE_SETTING, compute_device
 from transfer.instant import InstantStyle, InstantStylizer
 from transfer.progress import Progress
 from transfer.strips import STRIP_PIXELS
@@ -47,8 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="relative weight of each style image (default: equal)")
     parser.add_argument("--keep-colors", action="store_true", help="keep the photo's colours")
     parser.add_argument("--optimizer", choices=["lbfgs", "adam"], help="default: the backbone's preset")
-    parser.add_argument("--strip-pixels", type=int, default=STRIP_PIXELS, metavar="N",
-                        help=f"pixels computed at once (default {STRIP_PIXELS}); smaller: less memory, slower")
+    parser.add_argument("--strip-pixels", type=int, default=None, metavar="N",
+                        help=f"pixels computed at once (default {STRIP_PIXELS} on the CPU, as many as fit on a "
+                             "GPU); smaller: less memory, slower")
+    parser.add_argument("--device", default=None,
+                        help=f"auto, cpu, cuda or cuda:N (default: {DEVICE_SETTING}, else auto: a CUDA GPU "
+                             "when there is one)")
     return parser
 
 
@@ -72,9 +77,10 @@ def _check_arguments(args: argparse.Namespace) -> InstantStyle | None:
         raise ValueError("give one or more STYLE images, or --instant NAME (see --list-styles)")
     if args.blend is not None and len(args.blend) != len(args.styles):
         raise ValueError(f"--blend needs one weight per style image ({len(args.styles)}), got {len(args.blend)}")
-    if args.strip_pixels < 1:
+    if args.strip_pixels is not None and args.strip_pixels < 1:
         raise ValueError("--strip-pixels must be at least 1")
     check_output(args.output)
+    args.device = compute_device(args.device)
     return instant
 
 
@@ -84,14 +90,14 @@ def _stylize_instantly(args: argparse.Namespace, style: InstantStyle, content: I
             bar.total = progress.total
             bar.update(progress.step - bar.n)
 
-        return InstantStylizer().stylize(content, style, strength=args.style_weight, keep_colors=args.keep_colors,
+        return InstantStylizer(device=args.device).stylize(content, style, strength=args.style_weight, keep_colors=args.keep_colors,
                                          max_side=args.size, progress=report)
 
 
 def _stylize_quickly(args: argparse.Namespace, content: Image.Image) -> Image.Image:
     """Universal style transfer; --style-weight is clamped to the engine's [0, 1], as --help says."""
     styles = [load_input(path) for path in args.styles]
-    engine = UniversalStylizer()
+    engine = UniversalStylizer(device=args.device)
     engine.networks()  # a missing weights file is reported before the progress bar appears
     with tqdm(total=1, unit="step", desc="Universal (WCT)", dynamic_ncols=True) as bar:
         def report(progress: Progress) -> None:
@@ -107,7 +113,7 @@ def _transfer(args: argparse.Namespace, content: Image.Image, losses: list[float
                                 style_blend=args.blend, keep_colors=args.keep_colors,
                                 optimizer=args.optimizer, fast=args.fast)
     styles = [load_input(path) for path in args.styles]
-    engine = BACKBONES[args.backbone](strip_pixels=args.strip_pixels)
+    engine = BACKBONES[args.backbone](strip_pixels=args.strip_pixels, device=args.device)
     with tqdm(total=settings.steps or engine.default_steps(args.fast), unit="step", desc=engine.name,
               dynamic_ncols=True) as bar:
         def report(progress: Progress) -> None:

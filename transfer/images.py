@@ -180,12 +180,12 @@ def fit(img: Image.Image, long_side: int | None = 512, max_pixels: int | None = 
     return img.resize(new, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def image_to_tensor(img: Image.Image) -> torch.Tensor:
-    """An RGB image as a float tensor (1, 3, H, W) in [0, 1]."""
+def image_to_tensor(img: Image.Image, device: torch.device | None = None) -> torch.Tensor:
+    """An RGB image as a float tensor (1, 3, H, W) in [0, 1], on `device` (default: the CPU)."""
     import torch  # here, not at the top: the chat process decodes pictures without loading torch
 
     array = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
+    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous().to(device)
 
 
 def tensor_to_image(tensor: torch.Tensor) -> Image.Image:

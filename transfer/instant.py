@@ -28,7 +28,8 @@ from PIL import Image
 from torch import Tensor, nn
 
 from transfer.instant_styles import InstantStyle
-from transfer.images import ImageSource, blend, fit, load_image
+from transfer.device import compute_device, gpu_budget, sized
+from transfer.images import MAX_INPUT_PIXELS, ImageSource, blend, fit, load_image
 from transfer.images import keep_colors as with_content_colors
 from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
 from weights import load_into
@@ -38,6 +39,7 @@ __all__ = ["InstantStyle", "InstantStylizer", "TransformerNet", "InstanceNorm", 
 MAX_PIXELS = 2_000_000  # a photo above this is tiled; one pass of this size peaks at ~0.5 GB
 MARGIN = 64  # tile overlap on each side: the receptive field's radius (57 px) rounded up to a multiple of 4
 EPS = 1e-3  # the InstanceNorm epsilon the networks were trained with
+GPU_BYTES_PER_PIXEL = 500  # a pass's peak per pixel: ~230 bytes channels last (module docstring), doubled
 NormStats = tuple[Tensor, Tensor]  # per-channel (mean, variance), each (1, C, 1, 1)
 
 
@@ -112,14 +114,14 @@ class TransformerNet(nn.Module):
         return x.tanh_().mul_(150).add_(127.5).clamp_(0, 255)
 
 
-def _as_input(pixels: np.ndarray) -> Tensor:
+def _as_input(pixels: np.ndarray, device: torch.device) -> Tensor:
     """An (H, W, 3) uint8 array as the network's (1, 3, H, W) float input in [0, 255], channels last.
 
     Channels last (NHWC) spares the CPU convolutions their layout conversions: half the peak memory
     (about 230 bytes per pixel instead of 480) and slightly faster.
     """
     tensor = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)
-    return tensor.to(torch.float32, memory_format=torch.channels_last)
+    return tensor.to(device, torch.float32, memory_format=torch.channels_last)
 
 
 def _pad4(pixels: np.ndarray) -> np.ndarray:
@@ -175,20 +177,21 @@ def run_network(net: TransformerNet, image: Image.Image, max_pixels: int = MAX_P
             progress(Progress(done, passes))
 
     out = np.empty((height, width, 3), np.uint8)
+    device = next(net.parameters()).device
     with torch.inference_mode():
         stats = None
         if not one_pass:
             check_cancel(cancel)
-            stats = net.statistics(_as_input(_statistics_input(image, padded, stats_pixels or max_pixels)))
+            stats = net.statistics(_as_input(_statistics_input(image, padded, stats_pixels or max_pixels), device))
             report(1)
         for done, ((top, bottom), (left, right)) in enumerate(tiles, start=passes - len(tiles) + 1):
             check_cancel(cancel)
             y0, x0 = max(0, top - MARGIN), max(0, left - MARGIN)
             y1, x1 = min(padded_h, bottom + MARGIN), min(padded_w, right + MARGIN)
-            result = net(_as_input(padded[y0:y1, x0:x1]), stats)
+            result = net(_as_input(padded[y0:y1, x0:x1], device), stats)
             kept_h, kept_w = min(bottom, height) - top, min(right, width) - left  # drop the mirror padding
             tile = result[0, :, top - y0:top - y0 + kept_h, left - x0:left - x0 + kept_w]
-            out[top:top + kept_h, left:left + kept_w] = tile.round_().to(torch.uint8).permute(1, 2, 0).numpy()
+            out[top:top + kept_h, left:left + kept_w] = tile.round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
             report(done)
     return Image.fromarray(out, "RGB")
 
@@ -196,14 +199,19 @@ def run_network(net: TransformerNet, image: Image.Image, max_pixels: int = MAX_P
 class InstantStylizer:
     """Stylizes photos with the gallery's networks, each loaded on first use and then kept.
 
-    Thread-safe: networks are read-only after loading, and loading is serialised.
+    Thread-safe: networks are read-only after loading, and loading is serialised. They compute on
+    `device` (default ``STYLEBOT_DEVICE``, `transfer.device`); on a GPU `max_pixels` defaults to what its
+    free memory holds in one pass (`GPU_BYTES_PER_PIXEL`), so large photos need no tiles there.
     """
 
     def __init__(self, weights_dir: Path | None = None, download: bool | None = None,
-                 max_pixels: int = MAX_PIXELS) -> None:
+                 max_pixels: int | None = None, device: str | torch.device | None = None) -> None:
         """`download` None: fetch missing networks unless ``STYLEBOT_OFFLINE`` is set (`weights`)."""
         self.weights_dir = weights_dir
         self.download = download
+        self.device = compute_device(device)
+        if max_pixels is None:
+            max_pixels = sized(MAX_PIXELS, gpu_budget(self.device), GPU_BYTES_PER_PIXEL, MAX_INPUT_PIXELS)
         self.max_pixels = max_pixels
         self._networks: dict[InstantStyle, TransformerNet] = {}
         self._lock = threading.Lock()
@@ -219,7 +227,7 @@ class InstantStylizer:
         with self._lock:
             if style not in self._networks:
                 net = load_into(TransformerNet(), style.weights, self.weights_dir, self.download)
-                self._networks[style] = net.eval().requires_grad_(False)
+                self._networks[style] = net.eval().requires_grad_(False).to(self.device)
             return self._networks[style]
 
     def stylize(self, image: ImageSource, style: str | InstantStyle, strength: float = 1.0,

@@ -32,7 +32,7 @@ class PixelPyramid:
     def __init__(self, start: Tensor, depth: int) -> None:
         self.size = tuple(start.shape[-2:])
         height, width = self.size
-        coarse = [torch.zeros(*start.shape[:2], -(-height // 2**k), -(-width // 2**k)) for k in range(depth - 1, 0, -1)]
+        coarse = [start.new_zeros(*start.shape[:2], -(-height // 2**k), -(-width // 2**k)) for k in range(depth - 1, 0, -1)]
         self.layers = [layer.requires_grad_(True) for layer in [*coarse, start.detach().clone()]]
 
     def image(self) -> Tensor:

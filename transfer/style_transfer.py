@@ -19,11 +19,12 @@ from PIL import Image
 from torch import Tensor
 
 from transfer.backbones import FeatureExtractor, resnet50_features, vgg19_features
+from transfer.device import compute_device
 from transfer.images import ImageSource, fit_size, image_to_tensor, keep_colors, load_image, tensor_to_image
 from transfer.levels import Level, LevelProgress
 from transfer.losses import StyleLoss, total_variation
 from transfer.pyramid import PixelPyramid, pyramid_depth
-from transfer.strips import STRIP_PIXELS, GatysTerms, strip_features, strip_grams
+from transfer.strips import GatysTerms, device_strip_pixels, strip_features, strip_grams
 from transfer.presets import LEARNING_RATES, RESNET50_PRESET, VGG19_PRESET, Preset, Scale
 from transfer.progress import CancelCheck, ProgressCallback
 from transfer.universal import UniversalStylizer
@@ -82,9 +83,16 @@ class StyleTransfer:
     import baseline, time): 65,536 (the default) 719 MB, 201 s; 16,384 464 MB, 303 s; 8,192 395 MB, 443 s.
     """
 
-    def __init__(self, extractor: FeatureExtractor, preset: Preset, strip_pixels: int = STRIP_PIXELS,
+    def __init__(self, extractor: FeatureExtractor, preset: Preset, strip_pixels: int | None = None,
                  quick: UniversalStylizer | None = None) -> None:
-        """`quick`: the universal stylizer that gives the warm start of a preset with `warm_start`."""
+        """`quick`: the universal stylizer that gives the warm start of a preset with `warm_start`.
+
+        The engine computes on the extractor's device; `strip_pixels` None: `device_strip_pixels` (65,536
+        on the CPU, what a GPU's free memory holds on CUDA).
+        """
+        self.device = extractor.mean.device
+        if strip_pixels is None:
+            strip_pixels = device_strip_pixels(self.device)
         if strip_pixels < 1:
             raise ValueError("strip_pixels must be at least 1")
         self.extractor = extractor
@@ -94,16 +102,25 @@ class StyleTransfer:
 
     @classmethod
     def vgg19(cls, weights_dir: Path | None = None, download: bool | None = None,
-              strip_pixels: int = STRIP_PIXELS) -> StyleTransfer:
-        quick = UniversalStylizer(weights_dir, download) if VGG19_PRESET.warm_start else None
-        if quick is not None:
-            quick.networks()  # load now: a missing file stops the start, not a job
-        return cls(vgg19_features(weights_dir, download), VGG19_PRESET, strip_pixels, quick)
+              strip_pixels: int | None = None, device: str | torch.device | None = None) -> StyleTransfer:
+        """VGG19 with its preset on `device` (default: ``STYLEBOT_DEVICE``, `transfer.device`)."""
+        return cls._load(vgg19_features, VGG19_PRESET, weights_dir, download, strip_pixels, device)
 
     @classmethod
     def resnet50(cls, weights_dir: Path | None = None, download: bool | None = None,
-                 strip_pixels: int = STRIP_PIXELS) -> StyleTransfer:
-        return cls(resnet50_features(weights_dir, download), RESNET50_PRESET, strip_pixels)
+                 strip_pixels: int | None = None, device: str | torch.device | None = None) -> StyleTransfer:
+        """ResNet50 with its preset on `device` (default: ``STYLEBOT_DEVICE``, `transfer.device`)."""
+        return cls._load(resnet50_features, RESNET50_PRESET, weights_dir, download, strip_pixels, device)
+
+    @classmethod
+    def _load(cls, features: Callable[[Path | None, bool | None], FeatureExtractor], preset: Preset,
+              weights_dir: Path | None, download: bool | None, strip_pixels: int | None,
+              device: str | torch.device | None) -> StyleTransfer:
+        target = compute_device(device)
+        quick = UniversalStylizer(weights_dir, download, device=target) if preset.warm_start else None
+        if quick is not None:
+            quick.networks()  # load now: a missing file stops the start, not a job
+        return cls(features(weights_dir, download).to(target), preset, strip_pixels, quick)
 
     @property
     def name(self) -> str:
@@ -140,9 +157,9 @@ class StyleTransfer:
         image: Tensor | None = None
         previous = None  # the previous level's content target
         for level in levels:
-            target = image_to_tensor(content_img.resize(level.size, RESAMPLE))
+            target = image_to_tensor(content_img.resize(level.size, RESAMPLE), self.device)
             if image is None and start_img is not None:
-                image = image_to_tensor(start_img.resize(level.size, RESAMPLE))
+                image = image_to_tensor(start_img.resize(level.size, RESAMPLE), self.device)
             elif image is None or previous is None:
                 # the photo itself, as in the classic algorithm: seeded noise here measurably worsened the
                 # result (47.4 -> 48.3 at 256 px with +-0.005), and the pyramid gives flat areas texture anyway
@@ -186,7 +203,7 @@ class StyleTransfer:
         style_layers = list(preset.style_layers)
         content_targets = strip_features(self.extractor, content, list(preset.content_layers), self.strip_pixels)
         sized = [s.resize(fit_size(s.size, long_side, upscale=True), RESAMPLE) for s in styles]
-        style_grams = [strip_grams(self.extractor, image_to_tensor(s), style_layers, self.strip_pixels)
+        style_grams = [strip_grams(self.extractor, image_to_tensor(s, self.device), style_layers, self.strip_pixels)
                        for s in sized]
         style_loss = StyleLoss.blended(style_grams, blend, preset.style_layers)
         terms = GatysTerms(self.extractor, content_targets, preset.content_layers, style_layers, self.strip_pixels)

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
 
+from transfer.device import compute_device, gpu_budget, sized
 from transfer.images import ImageSource, fit, load_image
 from transfer.images import keep_colors as with_content_colors
 from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
@@ -56,6 +57,10 @@ HALO = 24  # px of context around a tile for encoder + decoder (see `_tiles`)
 STATS_HALO = 12  # px of context around a tile for the encoder alone (see `_tiles`)
 EIG_FLOOR = 1e-6  # eigenvalues under this share of the largest are noise (see `_power`)
 STATS_CHUNK = 16_384  # feature positions copied to float32 at a time for the statistics (16 MB at relu3_1)
+# On a GPU, one pass and tiles as large as its free memory holds: the float32 peaks on the CPU were
+# 275-350 MB for 262,144 px (one pass at 512 px), about 1.3 kB per pixel; 2 kB leaves room to spare.
+GPU_BYTES_PER_PIXEL = 2_000
+GPU_MAX_PIXELS = 16_000_000  # a 4000x4000 photo in one pass
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right
 Affine = tuple[Tensor, Tensor]  # (matrix (C, C), bias (C,)), float32: f -> matrix f + bias at every position
@@ -179,7 +184,8 @@ def _upsample_conv(x: Tensor, kernels: Tensor, biases: Tensor) -> Tensor:
     n, _, height, width = x.shape
     channels = kernels.shape[0] // 4
     phases = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernels, biases).permute(0, 2, 3, 1)
-    out = torch.empty((n, channels, 2 * height, 2 * width), dtype=x.dtype, memory_format=torch.channels_last)
+    out = torch.empty((n, channels, 2 * height, 2 * width), dtype=x.dtype, device=x.device,
+                      memory_format=torch.channels_last)
     grid = out.permute(0, 2, 3, 1).view(n, height, 2, width, 2, channels)
     for a in (0, 1):
         for b in (0, 1):
@@ -197,17 +203,20 @@ def _fold(conv: nn.Conv2d, affine: Affine, dtype: torch.dtype) -> tuple[Tensor, 
     return folded.to(dtype).contiguous(memory_format=torch.channels_last), shift.to(dtype)
 
 
-def bf16_supported() -> bool:
-    """Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX-BF16); never assumed.
+def bf16_supported(device: torch.device | None = None) -> bool:
+    """Whether `device` (default: the CPU) has native bfloat16 arithmetic; never assumed.
 
-    Asked of torch (`torch.cpu.get_capabilities`) and, failing that, of /proc/cpuinfo's flags. Where it
-    is there, the networks run in bfloat16 (measured on this machine's 2 cores: a 64->64 3x3 convolution
+    A CUDA GPU is asked through `torch.cuda.is_bf16_supported`. A CPU needs AVX512-BF16 or AMX-BF16:
+    asked of torch (`torch.cpu.get_capabilities`) and, failing that, of /proc/cpuinfo's flags. Where it
+    is there, the networks run in bfloat16 (measured on 2 cores of an AVX512-BF16 AMD EPYC: a 64->64 3x3 convolution
     at 512x512 in 68 ms against 132 ms in float32; a request 0.81-0.96 s against 1.53-1.79 s at 512 px,
     2.6-3.1 s against 6.2-6.4 s at 1024 px; the result 43 dB PSNR from float32's on three paintings),
     while the statistics, eigendecompositions and the transform stay in float32/float64. Without native
     support bfloat16 is emulated and slower: then float32 everywhere. Explicit bfloat16 weights rather
     than `torch.autocast`: the same bfloat16 convolutions, the weights cast once instead of every call.
     """
+    if device is not None and device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
     try:
         capabilities = torch.cpu.get_capabilities()  # type: ignore[attr-defined]
         return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
@@ -251,10 +260,10 @@ class _Moments:
     a million positions costs precision; float32 copies are made `STATS_CHUNK` positions at a time.
     """
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, device: torch.device) -> None:
         self.count = 0
-        self.mean = torch.zeros(channels, dtype=torch.float64)
-        self.m2 = torch.zeros(channels, channels, dtype=torch.float64)
+        self.mean = torch.zeros(channels, dtype=torch.float64, device=device)
+        self.m2 = torch.zeros(channels, channels, dtype=torch.float64, device=device)
 
     def add(self, features: Tensor) -> None:
         """Add every position of a (1, C, h, w) feature map."""
@@ -318,11 +327,11 @@ def _power(cov: Tensor, exponent: float) -> Tensor:
     eigh in float64 rather than float32: 4.7 ms against 2.4 ms per 256x256 matrix on one core, six per
     request, for results 59-70 dB PSNR apart: the safe choice costs 1% of a 512 px request.
     """
-    with _one_lapack_thread():
-        values, vectors = torch.linalg.eigh(cov.double())
+    with _one_lapack_thread():  # on the CPU whatever the device: 6 small matrices, no transfer worth a GPU
+        values, vectors = torch.linalg.eigh(cov.double().cpu())
     keep = values > EIG_FLOOR * values.max().clamp_min(1e-30)
     scaled = torch.where(keep, values.clamp_min(1e-30) ** exponent, torch.zeros_like(values))
-    return (vectors * scaled) @ vectors.T
+    return ((vectors * scaled) @ vectors.T).to(cov.device)
 
 
 def _transform(content: FeatureStats, style: FeatureStats, strength: float) -> Affine:
@@ -332,7 +341,7 @@ def _transform(content: FeatureStats, style: FeatureStats, strength: float) -> A
     """
     matrix = _power(style.cov, 0.5) @ _power(content.cov, -0.5)
     bias = style.mean - matrix @ content.mean
-    eye = torch.eye(matrix.shape[0], dtype=matrix.dtype)
+    eye = torch.eye(matrix.shape[0], dtype=matrix.dtype, device=matrix.device)
     return (strength * matrix + (1 - strength) * eye).float(), (strength * bias).float()
 
 
@@ -378,10 +387,11 @@ def _crop(x: Tensor, box: Box) -> Tensor:
     return x[:, :, top:bottom, left:right].contiguous(memory_format=torch.channels_last)
 
 
-def _image_tensor(image: Image.Image) -> Tensor:
-    """An RGB image as a (1, 3, H, W) float32 tensor in [0, 1], channels last."""
+def _image_tensor(image: Image.Image, device: torch.device) -> Tensor:
+    """An RGB image as a (1, 3, H, W) float32 tensor in [0, 1] on `device`, channels last."""
     array = np.asarray(image, dtype=np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous(memory_format=torch.channels_last)
+    tensor = torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).to(device)
+    return tensor.contiguous(memory_format=torch.channels_last)
 
 
 def _padded_size(image: Image.Image) -> tuple[int, int]:
@@ -412,13 +422,22 @@ class UniversalStylizer:
     5,841). Encoding costs 0.16-0.21 s at 512, 0.37-0.39 s at 768, 0.66-0.69 s at 1024: 768 is the most
     that keeps a 512 px request well inside its 1.5 s.
 
-    `bf16` None: bfloat16 networks where the CPU has native support (`bf16_supported`).
+    `bf16` None: bfloat16 networks where the device has native support (`bf16_supported`).
+    `device` (default ``STYLEBOT_DEVICE``, `transfer.device`): on a GPU, `one_pass_pixels` and
+    `tile_pixels` default to what its free memory holds (`GPU_BYTES_PER_PIXEL`).
     """
 
     def __init__(self, weights_dir: Path | None = None, download: bool | None = None,
-                 one_pass_pixels: int = ONE_PASS_PIXELS, tile_pixels: int = TILE_PIXELS,
-                 style_side: int = STYLE_SIDE, bf16: bool | None = None) -> None:
+                 one_pass_pixels: int | None = None, tile_pixels: int | None = None,
+                 style_side: int = STYLE_SIDE, bf16: bool | None = None,
+                 device: str | torch.device | None = None) -> None:
         """`download` None: fetch missing networks unless ``STYLEBOT_OFFLINE`` is set (`weights`)."""
+        self.device = compute_device(device)
+        budget = gpu_budget(self.device)
+        if one_pass_pixels is None:
+            one_pass_pixels = sized(ONE_PASS_PIXELS, budget, GPU_BYTES_PER_PIXEL, GPU_MAX_PIXELS)
+        if tile_pixels is None:
+            tile_pixels = sized(TILE_PIXELS, budget, GPU_BYTES_PER_PIXEL, GPU_MAX_PIXELS)
         if tile_pixels < (64 + 2 * HALO) ** 2:
             raise ValueError(f"tile_pixels must be at least {(64 + 2 * HALO) ** 2}")
         self.weights_dir = weights_dir
@@ -426,7 +445,7 @@ class UniversalStylizer:
         self.one_pass_pixels = one_pass_pixels
         self.tile_pixels = tile_pixels
         self.style_side = style_side
-        self.bf16 = bf16_supported() if bf16 is None else bf16
+        self.bf16 = bf16_supported(self.device) if bf16 is None else bf16
         self.dtype = torch.bfloat16 if self.bf16 else torch.float32
         self._networks: tuple[Encoder, dict[int, Decoder]] | None = None
         self._lock = threading.Lock()
@@ -440,7 +459,7 @@ class UniversalStylizer:
             if self._networks is None:
                 def prepared(net: nn.Module, weights: Weights) -> nn.Module:
                     net = load_into(net, weights, self.weights_dir, self.download).eval().requires_grad_(False)
-                    net = net.to(self.dtype, memory_format=torch.channels_last)
+                    net = net.to(self.device, self.dtype, memory_format=torch.channels_last)
                     return net.prepare() if isinstance(net, Decoder) else net
 
                 encoder = prepared(Encoder(), Weights.WCT_ENCODER)
@@ -497,14 +516,15 @@ class UniversalStylizer:
                 progress(Progress(done, total))
 
         with torch.inference_mode():
-            per_painting = [self._statistics(_canvas(_image_tensor(p), self.dtype), LEVELS, report, cancel)
+            per_painting = [self._statistics(_canvas(_image_tensor(p, self.device), self.dtype), LEVELS, report,
+                                             cancel)
                             for p, _ in paintings]
             style = {level: FeatureStats.mixture([s[level] for s in per_painting], [w for _, w in paintings])
                      for level in LEVELS}
-            x = _image_tensor(photo)
+            x = _image_tensor(photo, self.device)
             for level in LEVELS:
                 x = self._level(x, level, style[level], strength, tiles, report, cancel)
-            pixels = x[0].mul(255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+            pixels = x[0].mul(255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
         result = Image.fromarray(pixels, "RGB")
         return with_content_colors(result, photo) if keep_colors else result
 
@@ -513,7 +533,7 @@ class UniversalStylizer:
         """Whole-image feature statistics of `canvas` at `levels`, accumulated tile by tile."""
         encoder, _ = self.networks()
         height, width = canvas.shape[2:]
-        moments = {level: _Moments(CHANNELS[level]) for level in levels}
+        moments = {level: _Moments(CHANNELS[level], canvas.device) for level in levels}
         for box in _tiles(height, width, self.tile_pixels):
             check_cancel(cancel)
             top, bottom, left, right = box
@@ -534,14 +554,14 @@ class UniversalStylizer:
         if tiles is None:  # one pass: the features serve both the statistics and the decoder
             check_cancel(cancel)
             features = encoder.features(canvas, level)
-            moments = _Moments(CHANNELS[level])
+            moments = _Moments(CHANNELS[level], canvas.device)
             moments.add(features)
             out = decoders[level](features, _transform(moments.stats(), style, strength))
             report()
             return out[:, :, :height, :width].float().clamp_(0, 1).contiguous(memory_format=torch.channels_last)
 
         affine = _transform(self._statistics(canvas, (level,), report, cancel)[level], style, strength)
-        out = torch.empty(1, 3, height, width).contiguous(memory_format=torch.channels_last)
+        out = torch.empty(1, 3, height, width, device=x.device).contiguous(memory_format=torch.channels_last)
         for box in tiles:
             check_cancel(cancel)
             top, bottom, left, right = box

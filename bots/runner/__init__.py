@@ -17,11 +17,16 @@ from bots.jobs import Job
 from bots.store import JobRecord, JobStatus
 from bots.tasks import Stop
 
-__all__ = ["JobRunner", "Executor", "RunnerStats", "WorkerInfo", "WorkerLost", "WorkerSetupError"]
+__all__ = ["JobRunner", "Executor", "RunnerStats", "WorkerInfo", "WorkerLost", "WorkerSetupError",
+           "RunnerUnavailable"]
 
 
 class WorkerLost(Exception):
     """The process computing a job died (killed, out of memory, a crash) before it reported the end."""
+
+
+class RunnerUnavailable(Exception):
+    """The runner cannot take or look up jobs now (its Redis is down): the user is asked to try again soon."""
 
 
 class WorkerSetupError(Exception):
@@ -61,7 +66,11 @@ class Executor(Protocol):
 
 
 class JobRunner(Protocol):
-    """What the chat needs from whatever runs its jobs."""
+    """What the chat needs from whatever runs its jobs. `resumes_journal`: whether the chat process takes
+    the journal's unfinished jobs in again on start (the embedded runner), or the runner's own queue
+    keeps them (the distributed one)."""
+
+    resumes_journal: bool
 
     def start(self) -> None:
         """Start the workers (raises WorkerSetupError)."""

@@ -54,6 +54,8 @@ class EmbeddedRunner:
     """Lanes of jobs (`lanes`: name -> (slots, waiting limit)) computed by `executor`; `settle_lanes`:
     the lanes of seconds-long jobs (see `active`)."""
 
+    resumes_journal = True
+
     def __init__(self, config: BotConfig, telegram: TeleBot, journal: JobJournal, executor: Executor,
                  lanes: Mapping[str, tuple[int, int]], delivery: Delivery,
                  settle_lanes: frozenset[str] = frozenset()) -> None:

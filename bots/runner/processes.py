@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -30,6 +31,11 @@ __all__ = ["WorkerProcesses", "WorkerProcess"]
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT = 600.0  # seconds for a new worker to import torch and load its networks (a slow disk)
+# torch's OpenMP threads spin up to 300,000 iterations waiting for each other (libgomp's default). With
+# another worker busy on the same cores they spin against it: a 512 px quick version took 6-7 s there
+# against 1.5 s with a spin count of 1,000 (transfer/universal.py). Workers inherit it; an operator's
+# own GOMP_SPINCOUNT (or OMP_WAIT_POLICY) wins.
+WORKER_ENVIRONMENT = {"GOMP_SPINCOUNT": "1000"}
 POLL = 0.1  # seconds between two looks at a job's cancel check while it runs
 
 
@@ -55,6 +61,10 @@ class WorkerProcess:
     def start(self) -> None:
         """Start the process and wait until its networks are loaded (raises WorkerSetupError)."""
         from bots.worker import serve  # the worker's side of the pipe
+
+        if "OMP_WAIT_POLICY" not in os.environ:
+            for name, value in WORKER_ENVIRONMENT.items():
+                os.environ.setdefault(name, value)  # spawned workers start with this process's environment
 
         ours, theirs = self._context.Pipe()
         self._process = self._context.Process(

@@ -1,0 +1,186 @@
+"""The job board of the distributed mode: what every chat process and worker must agree on, in Redis.
+
+Celery carries the jobs themselves (one queue per lane); the board keeps what Celery does not: which
+job each user has (one at a time, across every chat process), each lane's waiting line in order (queue
+positions), what runs now, cancel requests for running jobs, and the workers' heartbeats (/stats).
+Every change that must not race is a single Redis command or a short Lua script.
+
+Keys (under the store's prefix): ``user:<id>`` the user's job id ("pending" while a chat process
+journals it), ``waiting:<lane>`` and ``running:<lane>`` sorted sets of job ids, ``cancel:<job>`` a flag,
+``worker:<name>`` a heartbeat that expires when its worker stops beating.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import redis
+
+from bots.runner import RunnerUnavailable
+from bots.store.redis.connection import redact
+
+__all__ = ["JobBoard", "WorkerBeat", "PENDING", "HEARTBEAT_SECONDS"]
+
+T = TypeVar("T")
+
+PENDING = "pending"
+RESERVE_SECONDS = 60  # a reservation whose chat process died before queueing the job frees itself
+HEARTBEAT_SECONDS = 10  # a worker beats this often; its heartbeat lives three beats
+CANCEL_SECONDS = 24 * 3600
+
+# Free the user's slot only if it still holds this job (a follow-up may have taken it over).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# Reserve a slot still held by an ended job, unless another reservation got there first.
+_TAKE_OVER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end
+return 0
+"""
+# Waiting -> running, atomically, so that no job is ever counted in neither or both.
+_TAKE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class WorkerBeat:
+    """A worker's last heartbeat: who it is, where, what it serves and which job it runs."""
+
+    name: str
+    host: str
+    pid: int
+    lanes: tuple[str, ...]
+    job: int | None
+    seen: float
+
+
+class JobBoard:
+    """The board over one Redis connection pool (thread-safe, like the client)."""
+
+    def __init__(self, url: str, prefix: str = "stylebot:", timeout: float = 5.0) -> None:
+        self.redis = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                          decode_responses=True, health_check_interval=30)
+        self.url = redact(url)  # for messages: never the password
+        self.prefix = prefix
+        self._release = self.redis.register_script(_RELEASE)
+        self._take = self.redis.register_script(_TAKE)
+        self._take_over = self.redis.register_script(_TAKE_OVER)
+
+    def _key(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(p) for p in parts)
+
+    @staticmethod
+    def _call(function: Callable[..., T], *args: object) -> T:
+        try:
+            return function(*args)
+        except redis.RedisError as exc:
+            raise RunnerUnavailable(f"Redis: {exc}") from None
+
+    def ping(self) -> None:
+        """Raise RunnerUnavailable unless Redis answers."""
+        self._call(self.redis.ping)
+
+    # ---- one job per user ---------------------------------------------------------------------------
+    def reserve(self, user: int) -> str | None:
+        """Reserve the user's slot; None if done, else what holds it (a job id, or PENDING)."""
+        key = self._key("user", user)
+        if self._call(lambda: self.redis.set(key, PENDING, ex=RESERVE_SECONDS, nx=True)):
+            return None
+        return self._call(self.redis.get, key) or PENDING
+
+    def take_over(self, user: int, holder: str) -> bool:
+        """Reserve the slot that `holder` (a job that has ended, its worker not yet off the board) holds."""
+        return bool(self._call(self._take_over, [self._key("user", user)], [holder, PENDING, RESERVE_SECONDS]))
+
+    def user_job(self, user: int) -> int | None:
+        value = self._call(self.redis.get, self._key("user", user))
+        return int(value) if value and value != PENDING else None
+
+    def release(self, user: int, job_id: int | str) -> None:
+        self._call(self._release, [self._key("user", user)], [str(job_id)])
+
+    # ---- lanes --------------------------------------------------------------------------------------
+    def queue(self, user: int, lane: str, job_id: int) -> None:
+        """The job joins its lane's waiting line (ordered by id: the journal's order) and takes the user's
+        slot (from their reservation, or from the job it follows, without the slot ever being free)."""
+        pipe = self.redis.pipeline()
+        pipe.set(self._key("user", user), str(job_id))
+        pipe.zadd(self._key("waiting", lane), {str(job_id): job_id})
+        self._call(pipe.execute)
+
+    def known(self, lane: str, job_id: int) -> bool:
+        """Whether the job is waiting or running on the board."""
+        pipe = self.redis.pipeline()
+        pipe.zscore(self._key("waiting", lane), str(job_id))
+        pipe.zscore(self._key("running", lane), str(job_id))
+        return any(score is not None for score in self._call(pipe.execute))
+
+    def take(self, lane: str, job_id: int) -> None:
+        self._call(self._take, [self._key("waiting", lane), self._key("running", lane)], [str(job_id), time.time()])
+
+    def drop(self, user: int, lane: str, job_id: int) -> bool:
+        """Remove the job from the board (ended, or cancelled while waiting); True if it was waiting."""
+        pipe = self.redis.pipeline()
+        pipe.zrem(self._key("waiting", lane), str(job_id))
+        pipe.zrem(self._key("running", lane), str(job_id))
+        pipe.delete(self._key("cancel", job_id))
+        waiting, *_ = self._call(pipe.execute)
+        self.release(user, job_id)
+        return bool(waiting)
+
+    def position(self, lane: str, job_id: int) -> int | None:
+        """0 while the job runs, its place in the waiting line (1: next), None when it is not there."""
+        pipe = self.redis.pipeline()
+        pipe.zscore(self._key("running", lane), str(job_id))
+        pipe.zrank(self._key("waiting", lane), str(job_id))
+        running, rank = self._call(pipe.execute)
+        if running is not None:
+            return 0
+        return None if rank is None else rank + 1
+
+    def waiting(self, lane: str) -> list[int]:
+        """The lane's waiting jobs, next first."""
+        return [int(member) for member in self._call(self.redis.zrange, self._key("waiting", lane), 0, -1)]
+
+    def counts(self, lanes: list[str]) -> dict[str, tuple[int, int]]:
+        """Per lane: (waiting, running)."""
+        pipe = self.redis.pipeline()
+        for lane in lanes:
+            pipe.zcard(self._key("waiting", lane))
+            pipe.zcard(self._key("running", lane))
+        values = self._call(pipe.execute)
+        return {lane: (values[2 * i], values[2 * i + 1]) for i, lane in enumerate(lanes)}
+
+    # ---- cancel -------------------------------------------------------------------------------------
+    def ask_cancel(self, job_id: int) -> None:
+        self._call(lambda: self.redis.set(self._key("cancel", job_id), "1", ex=CANCEL_SECONDS))
+
+    def cancel_asked(self, job_id: int) -> bool:
+        return bool(self._call(self.redis.exists, self._key("cancel", job_id)))
+
+    # ---- workers ------------------------------------------------------------------------------------
+    def beat(self, beat: WorkerBeat) -> None:
+        data = {"name": beat.name, "host": beat.host, "pid": beat.pid, "lanes": list(beat.lanes), "job": beat.job,
+                "seen": beat.seen}
+        self._call(lambda: self.redis.set(self._key("worker", beat.name), json.dumps(data), ex=3 * HEARTBEAT_SECONDS))
+
+    def workers(self) -> list[WorkerBeat]:
+        """The workers whose heartbeat is still alive, by name."""
+        keys = sorted(self._call(lambda: list(self.redis.scan_iter(self._key("worker", "*")))))
+        beats = []
+        for raw in self._call(self.redis.mget, keys) if keys else []:
+            if raw:
+                data = json.loads(raw)
+                beats.append(WorkerBeat(data["name"], data["host"], data["pid"], tuple(data["lanes"]), data["job"],
+                                        data["seen"]))
+        return beats
+
+    def close(self) -> None:
+        self.redis.close()

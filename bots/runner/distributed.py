@@ -1,0 +1,133 @@
+"""The distributed runner: the chat process's side of the Celery mode (`STYLEBOT_REDIS_URL`).
+
+The chat only admits, journals and enqueues; Celery workers on any machine run the jobs
+(`bots.runner.celery_worker`). What must hold across every chat process and worker (one job per user,
+queue positions, cancel requests, who is alive) lives on the Redis job board (`bots.runner.board`).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+from celery import Celery
+from telebot import TeleBot
+
+from bots import texts
+from bots.config import BotConfig
+from bots.delivery import Delivery
+from bots.jobs import AlreadyQueued, Job, JobState, QueueFull
+from bots.progress import StatusMessage
+from bots.runner import RunnerStats, WorkerInfo, WorkerSetupError, RunnerUnavailable
+from bots.runner.board import PENDING, JobBoard
+from bots.runner.celery_app import JOB_TASK, task_id
+from bots.store import JobJournal, JobRecord, JobStatus
+
+__all__ = ["CeleryRunner", "enqueue"]
+
+log = logging.getLogger(__name__)
+SETTLE = 2.0  # as the embedded runner: a tap on a quick version's buttons waits for its job to end
+
+
+def enqueue(app: Celery, board: JobBoard, record: JobRecord) -> None:
+    """Put a journalled job on the board (its user's slot, its lane's line) and on its lane's queue."""
+    board.queue(record.user_id, record.lane, record.id)
+    app.send_task(JOB_TASK, args=[record.id], queue=record.lane, task_id=task_id(record.id))
+
+
+class CeleryRunner:
+    """Lanes are Celery queues (`lanes`: name -> (slots, waiting limit); slots are the workers' business)."""
+
+    resumes_journal = False  # the broker keeps queued jobs, and redelivers those of a lost worker
+
+    def __init__(self, config: BotConfig, telegram: TeleBot, journal: JobJournal, board: JobBoard, app: Celery,
+                 lanes: Mapping[str, tuple[int, int]], delivery: Delivery,
+                 settle_lanes: frozenset[str] = frozenset()) -> None:
+        self.config, self.telegram, self.journal, self.board, self.app = config, telegram, journal, board, app
+        self.lanes, self.delivery, self.settle_lanes = dict(lanes), delivery, settle_lanes
+
+    def start(self) -> None:
+        """Check Redis, and enqueue the journal's waiting jobs that never reached it (a chat process that
+        died between journalling a job and enqueueing it)."""
+        try:
+            self.board.ping()
+            for record in self.journal.unfinished():
+                if record.status is JobStatus.WAITING and not self.board.known(record.lane, record.id):
+                    log.info("enqueueing job %d, journalled but never queued", record.id)
+                    enqueue(self.app, self.board, record)
+        except RunnerUnavailable as exc:
+            raise WorkerSetupError(f"cannot reach Redis at {self.board.url}: {exc}") from None
+
+    def admit(self, user: int, lane: str) -> None:
+        holder = self.board.reserve(user)
+        if holder is not None and holder != PENDING and self._ended(int(holder)):
+            holder = None if self.board.take_over(user, holder) else holder
+        if holder is not None:
+            found = self.active(user)
+            raise AlreadyQueued(*(found or (Job(0, user, lane, None, JobState.QUEUED), 1)))  # type: ignore[arg-type]
+        waiting, _ = self.board.counts([lane])[lane]
+        if waiting >= self.lanes[lane][1]:
+            self.board.release(user, PENDING)
+            raise QueueFull
+
+    def _ended(self, job_id: int) -> bool:
+        """Whether a job's slot is free to take: it ended, and no job follows it (a delivered quick version
+        whose full painting is on its way keeps the slot for it)."""
+        record = self.journal.get(job_id)
+        return record is None or (record.status.final and not (record.status is JobStatus.DELIVERED
+                                                                and record.payload.get("then")))
+
+    def submit(self, record: JobRecord, resumed: bool = False) -> None:
+        enqueue(self.app, self.board, record)
+        position = self.board.position(record.lane, record.id)
+        if position:
+            StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
+                          delivery=self.delivery).show(texts.queued(position))
+
+    def active(self, user: int) -> tuple[Job, int] | None:
+        """The user's job and its place (0: running); a running job of a `settle_lanes` lane is waited
+        for, at most SETTLE seconds (see `EmbeddedRunner.active`)."""
+        deadline = time.monotonic() + SETTLE
+        while True:
+            found = self._active(user)
+            if (found is None or found[1] != 0 or found[0].lane not in self.settle_lanes
+                    or time.monotonic() >= deadline):
+                return found
+            time.sleep(0.05)
+
+    def _active(self, user: int) -> tuple[Job, int] | None:
+        job_id = self.board.user_job(user)
+        record = self.journal.get(job_id) if job_id is not None else None
+        if record is None or record.status.final:
+            return None
+        position = self.board.position(record.lane, record.id)
+        running = position in (0, None)  # not on the line any more: a worker is taking it
+        return Job(record.id, user, record.lane, None, JobState.RUNNING if running else JobState.QUEUED), position or 0  # type: ignore[arg-type]
+
+    def cancel(self, user: int) -> Job | None:
+        """A waiting job leaves the line at once (and its message is revoked); a running one is asked to
+        stop through the board, which its worker polls between steps."""
+        found = self._active(user)
+        if found is None:
+            return None
+        job, _ = found
+        record = self.journal.get(job.id)
+        if job.state is JobState.QUEUED and self.board.drop(user, job.lane, job.id):
+            self.app.control.revoke(task_id(job.id))
+            if self.journal.finish(job.id, JobStatus.CANCELLED) and record is not None:
+                StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
+                              delivery=self.delivery).final(texts.CANCELLED)
+            job.state = JobState.DROPPED
+            return job
+        self.board.ask_cancel(job.id)
+        job.state = JobState.RUNNING
+        return job
+
+    def stats(self) -> RunnerStats:
+        workers = [WorkerInfo(f"{beat.name} ({', '.join(beat.lanes)}"
+                              f"{f', job {beat.job}' if beat.job else ''})", beat.pid, True)
+                   for beat in self.board.workers()]
+        return RunnerStats(self.board.counts(list(self.lanes)), workers, 0)
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        self.board.close()

@@ -1,0 +1,121 @@
+"""The distributed mode end to end: a chat process (run_vgg.py) and Celery workers (`python -m bots.worker`)
+over a real redis-server, every message through the real telebot client and the fake Bot API.
+
+Processes are real and are killed for real (SIGKILL). Workers start in seconds each (torch and the
+networks); `STYLEBOT_REDELIVER_AFTER` is short so a lost worker's job moves on within the test.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from bench.cluster import Cluster, wait_until
+from bench.soak import ask_for_painting, result_photos
+from bot_harness import TOKEN, photo_bytes
+from bots import texts
+from fake_bot_api import FakeBotApi
+
+REDELIVER_AFTER = 30  # s: the Gatys jobs here take a few seconds; a lost one is taken again after 30-40 s
+STEPS = "60"  # at 96 px: a few seconds per job, long enough to act while it runs
+
+
+def paintings(api: FakeBotApi, chat: int) -> list[dict]:
+    """The full paintings delivered to `chat` (quick versions and instant results left out)."""
+    return [photo for photo in result_photos(api, chat) if photo["caption"].startswith("VGG19")]
+
+
+@pytest.fixture
+def cluster(fake_api: FakeBotApi, redis_server, real_weights_dir: Path, tmp_path: Path) -> Iterator[Cluster]:
+    redis.Redis.from_url(redis_server.url).flushall()
+    fake_api.token = TOKEN
+    running = Cluster(fake_api, TOKEN, redis_server.url, real_weights_dir, tmp_path,
+                      STYLEBOT_REDELIVER_AFTER=str(REDELIVER_AFTER), STYLEBOT_SIZES="96", STYLEBOT_SIZE="96",
+                      STYLEBOT_STEPS=STEPS, STYLEBOT_COMPUTE_THREADS="1", STYLEBOT_PROGRESS_INTERVAL="0.5")
+    yield running
+    running.stop()
+
+
+def test_two_workers_paint_at_once_and_an_instant_job_overtakes_them(cluster: Cluster, fake_api: FakeBotApi):
+    cluster.worker("painter-a", "transfer")
+    cluster.worker("painter-b", "transfer")
+    cluster.worker("quick", "instant")
+    cluster.start_chat()
+    for user in (11, 12):
+        ask_for_painting(fake_api, user, photo_bytes(seed=user), "style:waves")
+    seen_together = []
+    wait_until(lambda: len(running := cluster.running_jobs()) == 2 and not seen_together.append(running), 60,
+               "both Gatys jobs to run at the same time", fake_api)
+    assert {name.split("/")[0] for name in seen_together[-1]} == {"painter-a", "painter-b"}
+    mark = fake_api.mark()  # a third user wants an instant style meanwhile
+    fake_api.send_photo(13, photo_bytes(seed=13))
+    prompt = fake_api.wait_for_message(13, texts.ASK_STYLE, since=mark, timeout=30)
+    fake_api.press_button(13, prompt["message_id"], dict(fake_api.inline_buttons(prompt))["⚡ Wave"])
+    fake_api.wait_for_photo(13, since=mark, timeout=30)
+    assert len(cluster.running_jobs()) == 2, "the instant job finished while both paintings still ran"
+    wait_until(lambda: paintings(fake_api, 11) and paintings(fake_api, 12), 120, "both paintings", fake_api)
+    time.sleep(1)
+    assert len(paintings(fake_api, 11)) == len(paintings(fake_api, 12)) == 1
+
+
+def test_a_worker_killed_mid_job_hands_it_to_another(cluster: Cluster, fake_api: FakeBotApi):
+    cluster.worker("quick", "instant")
+    first = cluster.worker("painter-a", "transfer")
+    cluster.start_chat()
+    ask_for_painting(fake_api, 21, photo_bytes(seed=21), "style:waves")
+    wait_until(lambda: cluster.running_jobs(), 60, "the Gatys job to start")
+    os.killpg(first.pid, signal.SIGKILL)  # the worker and its pool process: a machine gone
+    first.wait()
+    cluster.worker("painter-b", "transfer")
+    fake_api.wait_for_message(21, texts.WORKER_RETRYING, timeout=REDELIVER_AFTER + 60)
+    wait_until(lambda: paintings(fake_api, 21), 120, "the painting", fake_api)
+    time.sleep(1)
+    assert len(paintings(fake_api, 21)) == 1
+
+
+def test_the_chat_process_killed_mid_job_loses_nothing_and_cancel_reaches_another_process(
+        cluster: Cluster, fake_api: FakeBotApi):
+    cluster.worker("quick", "instant")
+    cluster.worker("painter", "transfer")
+    chat = cluster.start_chat()
+    ask_for_painting(fake_api, 31, photo_bytes(seed=31), "style:waves")
+    wait_until(lambda: cluster.running_jobs(), 60, "the Gatys job to start")
+    chat.kill()  # SIGKILL: the chat process is gone mid-job
+    chat.wait()
+    wait_until(lambda: paintings(fake_api, 31), 120, "the painting", fake_api)  # the worker delivers it
+    assert len(paintings(fake_api, 31)) == 1
+
+    cluster.start_chat()  # a new chat process: cancel a job running in the worker process
+    ask_for_painting(fake_api, 32, photo_bytes(seed=32), "style:waves")
+    wait_until(lambda: cluster.running_jobs(), 60, "the second Gatys job to start")
+    mark = fake_api.mark()
+    fake_api.send_text(32, "/cancel")
+    fake_api.wait_for_message(32, texts.CANCELLING_RUNNING, since=mark, timeout=30)
+    fake_api.wait_for_message(32, texts.CANCELLED, since=mark, timeout=30)
+    wait_until(lambda: not cluster.running_jobs(), 30, "the worker to be free")
+    assert not paintings(fake_api, 32)
+
+
+def test_while_redis_is_down_users_are_asked_to_come_back_and_help_still_answers(
+        cluster: Cluster, fake_api: FakeBotApi, redis_server):
+    cluster.worker("quick", "instant")
+    cluster.start_chat()
+    redis_server.stop()
+    try:
+        mark = fake_api.mark()
+        fake_api.send_text(41, "/help")
+        fake_api.wait_for_message(41, "/cancel", since=mark, timeout=30)
+        fake_api.send_photo(41, photo_bytes(seed=41))
+        fake_api.wait_for_message(41, texts.BUSY, since=mark, timeout=60)
+    finally:
+        redis_server.start()
+    mark = fake_api.mark()  # Redis back: the same chat process takes requests again
+    fake_api.send_photo(41, photo_bytes(seed=41))
+    prompt = fake_api.wait_for_message(41, texts.ASK_STYLE, since=mark, timeout=60)
+    fake_api.press_button(41, prompt["message_id"], dict(fake_api.inline_buttons(prompt))["⚡ Wave"])
+    fake_api.wait_for_photo(41, since=mark, timeout=60)
