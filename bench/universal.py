@@ -39,9 +39,9 @@ def stylize_job(timer: Stopwatch, content: str, style: str, size: int, repeats: 
     from PIL import Image
 
     from transfer.images import fit
-    from transfer.universal import TILE_PIXELS, UniversalStylizer
+    from transfer.universal import UniversalStylizer
 
-    stylizer = UniversalStylizer(download=False, tile_pixels=tile_pixels or TILE_PIXELS,
+    stylizer = UniversalStylizer(download=False, tile_pixels=tile_pixels,
                                  bf16=False if float32 else None)
     with Image.open(content) as img:
         photo = img.convert("RGB")
@@ -85,7 +85,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="the photo (default: <images>/content/amber.jpg, 1080x1080)")
     parser.add_argument("--style", type=Path, default=default_images / "style" / "candy.jpg",
                         help="the painting (default: <images>/style/candy.jpg, 1024x1024)")
-    parser.add_argument("--tile-pixels", type=int, help="the engine's tile budget (default: its TILE_PIXELS)")
+    parser.add_argument("--tile-pixels", type=int, help="the engine's tile budget (default: its own, TILE_PIXELS or TILE_PIXELS_FLOAT32)")
     parser.add_argument("--float32", action="store_true",
                         help="float32 networks even where the CPU has bfloat16 (to measure what bfloat16 gives)")
     parser.add_argument("--no-score", action="store_true", help="skip the classic objective")

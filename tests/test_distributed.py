@@ -101,21 +101,28 @@ def test_the_chat_process_killed_mid_job_loses_nothing_and_cancel_reaches_anothe
     assert not paintings(fake_api, 32)
 
 
-def test_while_redis_is_down_users_are_asked_to_come_back_and_help_still_answers(
+def test_redis_down_then_restarted_loses_no_queued_job_and_help_still_answers(
         cluster: Cluster, fake_api: FakeBotApi, redis_server):
+    """A painting queued with no painter running waits in Redis; Redis goes down (users are asked to come
+    back, /help is answered) and comes back from its append-only file; a painter then starts and the
+    queued painting is delivered."""
     cluster.worker("quick", "instant")
     cluster.start_chat()
+    pressed = ask_for_painting(fake_api, 41, photo_bytes(seed=41), "style:waves")
+    fake_api.wait_for_message(41, "in the queue", since=pressed, timeout=30)
     redis_server.stop()
     try:
         mark = fake_api.mark()
-        fake_api.send_text(41, "/help")
-        fake_api.wait_for_message(41, "/cancel", since=mark, timeout=30)
-        fake_api.send_photo(41, photo_bytes(seed=41))
-        fake_api.wait_for_message(41, texts.BUSY, since=mark, timeout=60)
+        fake_api.send_text(42, "/help")
+        fake_api.wait_for_message(42, "/cancel", since=mark, timeout=30)
+        fake_api.send_photo(42, photo_bytes(seed=42))
+        fake_api.wait_for_message(42, texts.BUSY, since=mark, timeout=60)
     finally:
         redis_server.start()
     mark = fake_api.mark()  # Redis back: the same chat process takes requests again
-    fake_api.send_photo(41, photo_bytes(seed=41))
-    prompt = fake_api.wait_for_message(41, texts.ASK_STYLE, since=mark, timeout=60)
-    fake_api.press_button(41, prompt["message_id"], dict(fake_api.inline_buttons(prompt))["⚡ Wave"])
-    fake_api.wait_for_photo(41, since=mark, timeout=60)
+    fake_api.send_photo(42, photo_bytes(seed=42))
+    prompt = fake_api.wait_for_message(42, texts.ASK_STYLE, since=mark, timeout=60)
+    fake_api.press_button(42, prompt["message_id"], dict(fake_api.inline_buttons(prompt))["⚡ Wave"])
+    fake_api.wait_for_photo(42, since=mark, timeout=60)
+    cluster.worker("painter", "transfer")
+    wait_until(lambda: paintings(fake_api, 41), 120, "the painting queued before the restart", fake_api)

@@ -13,13 +13,16 @@ wider than the networks' receptive field and tiles on the pooling grid, so that 
 exactly what one pass would: first the statistics (accumulated tile by tile), then the transform and
 the decoder. Memory is bounded by the tile, not the photo.
 
-Measured on this project's 2-core machine (AMD EPYC with AVX512-BF16, torch 2.14; `python -m bench
+Measured on a 2-core machine of this project (AMD EPYC with AVX512-BF16, torch 2.14; `python -m bench
 universal`, amber.jpg + candy.jpg, median of 3 per run, several runs with no other job running): 0.81-
 0.96 s at 512x512 (one pass, 208-239 MB peak above the import baseline) and 2.6-3.1 s at 1024x1024
 (16 tiles, 193-221 MB). In float32 (`bf16=False`, what a CPU without bfloat16 gets): 1.53-1.79 s and
 6.2-6.4 s, 340 MB and 275-350 MB. With another busy process on the machine, torch's two OpenMP threads
 spin-wait for each other and a 512 px request took 6-7 s (one thread: 1.5 s; GOMP_SPINCOUNT=1000:
-1.5 s): set that, or one thread, for the process on a shared machine.
+1.5 s): set that, or one thread, for the process on a shared machine (the bot's workers do).
+On an AVX2-only EPYC (no bfloat16: float32), one core: 6.6 s at 512 px, 24-26 s at 1024 px; a request
+is about 275 GFLOP at 512 px (the painting's encoding at 768 px alone 130) against about 43 GFLOP/s per
+core there, so such a host cannot reach 1.5 s whatever the tuning.
 """
 from __future__ import annotations
 
@@ -46,13 +49,17 @@ from transfer.progress import CancelCheck, Progress, ProgressCallback, check_can
 from weights import Weights, load_into
 
 __all__ = ["UniversalStylizer", "Encoder", "Decoder", "FeatureStats", "bf16_supported", "LEVELS",
-           "STYLE_SIDE", "ONE_PASS_PIXELS", "TILE_PIXELS", "HALO", "STATS_HALO", "EIG_FLOOR"]
+           "STYLE_SIDE", "ONE_PASS_PIXELS", "TILE_PIXELS", "TILE_PIXELS_FLOAT32", "HALO", "STATS_HALO", "EIG_FLOOR"]
 
 LEVELS = (3, 2, 1)  # coarse to fine: relu3_1, relu2_1, relu1_1
 CHANNELS = {1: 64, 2: 128, 3: 256}  # feature channels at relu{level}_1
 STYLE_SIDE = 768  # the painting's long side when it is encoded (see `UniversalStylizer`)
 ONE_PASS_PIXELS = 512 * 512  # photos up to this go through each level in one pass (see `UniversalStylizer`)
 TILE_PIXELS = 100_000  # larger ones in tiles of at most this many pixels, halo included (same)
+# In float32 (no bfloat16 on the CPU) every buffer is twice as large: 100,000-pixel tiles peaked at 337 MB
+# above the import baseline at 1024 px, 60,000 at 285 MB for 10% more time (36 tiles instead of 16; AVX2
+# EPYC, one core, `bench universal --size 1024 --tile-pixels 60000`).
+TILE_PIXELS_FLOAT32 = 60_000
 HALO = 24  # px of context around a tile for encoder + decoder (see `_tiles`)
 STATS_HALO = 12  # px of context around a tile for the encoder alone (see `_tiles`)
 EIG_FLOOR = 1e-6  # eigenvalues under this share of the largest are noise (see `_power`)
@@ -413,7 +420,8 @@ class UniversalStylizer:
     against 3.1-3.5 s and 254-296 MB for 9 tiles of 389x389 and 4.5-4.7 s and 267-278 MB for 4 of 560x560:
     small tiles waste some halo, but their buffers stay under glibc's 32 MiB mmap threshold and are
     reused instead of being mapped and faulted in afresh at every layer (with that threshold raised by
-    MALLOC_MMAP_THRESHOLD_, 4 tiles took 2.7 s, but 324 MB).
+    MALLOC_MMAP_THRESHOLD_, 4 tiles took 2.7 s, but 324 MB). In float32 the tiles are smaller
+    (`TILE_PIXELS_FLOAT32`).
 
     `style_side`: the painting's long side when it is encoded (a smaller painting is not enlarged).
     Larger keeps more of its brushwork: the classic Gatys objective of the result (bench/evaluate.py,
@@ -433,11 +441,13 @@ class UniversalStylizer:
                  device: str | torch.device | None = None) -> None:
         """`download` None: fetch missing networks unless ``STYLEBOT_OFFLINE`` is set (`weights`)."""
         self.device = compute_device(device)
+        self.bf16 = bf16_supported(self.device) if bf16 is None else bf16
         budget = gpu_budget(self.device)
         if one_pass_pixels is None:
             one_pass_pixels = sized(ONE_PASS_PIXELS, budget, GPU_BYTES_PER_PIXEL, GPU_MAX_PIXELS)
         if tile_pixels is None:
-            tile_pixels = sized(TILE_PIXELS, budget, GPU_BYTES_PER_PIXEL, GPU_MAX_PIXELS)
+            cpu_tile = TILE_PIXELS if self.bf16 else TILE_PIXELS_FLOAT32
+            tile_pixels = sized(cpu_tile, budget, GPU_BYTES_PER_PIXEL, GPU_MAX_PIXELS)
         if tile_pixels < (64 + 2 * HALO) ** 2:
             raise ValueError(f"tile_pixels must be at least {(64 + 2 * HALO) ** 2}")
         self.weights_dir = weights_dir
@@ -445,7 +455,6 @@ class UniversalStylizer:
         self.one_pass_pixels = one_pass_pixels
         self.tile_pixels = tile_pixels
         self.style_side = style_side
-        self.bf16 = bf16_supported(self.device) if bf16 is None else bf16
         self.dtype = torch.bfloat16 if self.bf16 else torch.float32
         self._networks: tuple[Encoder, dict[int, Decoder]] | None = None
         self._lock = threading.Lock()

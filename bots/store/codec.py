@@ -7,6 +7,8 @@ not what it says raises `CodecError`.
 """
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any
@@ -17,9 +19,36 @@ from bots.settings import UserSettings
 from bots.workflow import InstantRequest, PaintRequest, Style
 
 __all__ = ["CodecError", "encode_style", "decode_style", "encode_settings", "decode_settings", "settings_fields",
-           "encode_request", "decode_request", "encode_result", "decode_result"]
+           "encode_request", "decode_request", "encode_result", "decode_result", "read_result", "encode_payload",
+           "dumps", "DAY"]
 
+log = logging.getLogger(__name__)
 Json = dict[str, Any]
+DAY = 24 * 3600.0  # retention periods are in days; stores count in seconds
+
+
+def dumps(value: object, what: str) -> str:
+    """Strict JSON (no NaN), so that any other backend reads it too; TypeError naming `what` otherwise."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be JSON (str, int, float, bool, None, lists, dicts): {exc}") from None
+
+
+def encode_payload(payload: dict[str, Any]) -> str:
+    """A job's payload as the journal keeps it; TypeError if it is not a JSON object."""
+    if not isinstance(payload, dict):
+        raise TypeError(f"a job's payload is a dict, not {type(payload).__name__}")
+    return dumps(payload, "a job's payload")
+
+
+def read_result(text: str, number: int) -> Remembered | None:
+    """A kept result from its JSON; None (logged) when it cannot be read, as if it had expired."""
+    try:
+        return decode_result(json.loads(text))
+    except (CodecError, ValueError) as exc:
+        log.warning("result %d cannot be read: %s", number, exc)
+        return None
 
 
 class CodecError(ValueError):

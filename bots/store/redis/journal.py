@@ -17,7 +17,7 @@ from typing import Any
 
 from bots.store import JobRecord, JobStatus, JournalSummary
 from bots.store.redis.connection import TTL_MARGIN, Connection
-from bots.store.sqlite.database import DAY, dumps
+from bots.store.codec import DAY, encode_payload
 
 __all__ = ["RedisJournal", "JOB_DAYS"]
 
@@ -85,9 +85,7 @@ class RedisJournal:
     def add(self, user_id: int, chat_id: int, lane: str, kind: str, payload: dict[str, Any]) -> JobRecord:
         """Write a new waiting job before its user is told it is queued; TypeError if `payload` is not a
         JSON object."""
-        if not isinstance(payload, dict):
-            raise TypeError(f"a job's payload is a dict, not {type(payload).__name__}")
-        text = dumps(payload, "a job's payload")
+        text = encode_payload(payload)
         now = self._connection.clock()
         oldest = f"({now - self.days * DAY!r}"
         user_jobs = self._key("jobs", "user", user_id)

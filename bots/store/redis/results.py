@@ -3,17 +3,12 @@ a result with its chat and creation time. Retention is judged with the store's c
 each hash a day after that, so nothing piles up even if nobody presses the button again."""
 from __future__ import annotations
 
-import json
-import logging
-
 from bots.conversation import Remembered
-from bots.store.codec import CodecError, decode_result, encode_result
+from bots.store.codec import DAY, dumps, encode_result, read_result
 from bots.store.redis.connection import TTL_MARGIN, Connection
-from bots.store.sqlite.database import DAY, dumps
 
 __all__ = ["RedisResults"]
 
-log = logging.getLogger(__name__)
 
 _MAX_ID = 2 ** 63 - 1  # INCR's limit: a bigger number from a forged button is simply unknown
 
@@ -54,8 +49,4 @@ class RedisResults:
                 return None
         if int(owner) != chat_id:
             return None
-        try:
-            return decode_result(json.loads(text))
-        except (CodecError, ValueError) as exc:
-            log.warning("result %d cannot be read: %s", number, exc)
-            return None
+        return read_result(text, number)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from bots.settings import UserSettings
 from bots.store.codec import CodecError, decode_settings, settings_fields
 from bots.store.redis.connection import Connection
-from bots.store.sqlite.database import dumps
+from bots.store.codec import dumps
 
 __all__ = ["RedisSettings"]
 

@@ -5,7 +5,6 @@ that spaces out the purges of expired rows. The stores themselves live beside it
 """
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.store import StoreError
+from bots.store.codec import DAY, dumps  # re-exported: the SQLite modules import them from here
 
 __all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "DAY", "PURGE_EVERY", "Clock", "Database", "Every", "dumps",
            "open_database"]
@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 DATABASE_NAME = "stylebot.sqlite3"
 SCHEMA_VERSION = 1  # PRAGMA user_version
-DAY = 24 * 3600.0
 PURGE_EVERY = 60.0  # s: expired rows are deleted at most this often (by each process)
 
 Clock = Callable[[], float]
@@ -216,10 +215,3 @@ class Every:
             self._next = now + PURGE_EVERY
             return True
 
-
-def dumps(value: object, what: str) -> str:
-    """Strict JSON (no NaN), so that any other backend reads it too; TypeError naming `what` otherwise."""
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{what} must be JSON (str, int, float, bool, None, lists, dicts): {exc}") from None

@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from bots.store import JobRecord, JobStatus, JournalSummary
-from bots.store.sqlite.database import DAY, Database, Every, dumps
+from bots.store.codec import encode_payload
+from bots.store.sqlite.database import DAY, Database, Every
 
 __all__ = ["SqliteJournal", "JOB_DAYS"]
 
@@ -39,9 +40,7 @@ class SqliteJournal:
     def add(self, user_id: int, chat_id: int, lane: str, kind: str, payload: dict[str, Any]) -> JobRecord:
         """Write a new waiting job before its user is told it is queued; TypeError if `payload` is not a
         JSON object."""
-        if not isinstance(payload, dict):
-            raise TypeError(f"a job's payload is a dict, not {type(payload).__name__}")
-        text = dumps(payload, "a job's payload")
+        text = encode_payload(payload)
         now = self._database.clock()
         with self._database.transaction() as connection:
             if self._purge.due():

@@ -1,16 +1,12 @@
 """Results behind buttons in the SQLite store: numbered for ever, kept a few days, purged on the way."""
 from __future__ import annotations
 
-import json
-import logging
-
 from bots.conversation import Remembered
-from bots.store.codec import CodecError, decode_result, encode_result
+from bots.store.codec import encode_result, read_result
 from bots.store.sqlite.database import DAY, Database, Every, dumps
 
 __all__ = ["SqliteResults"]
 
-log = logging.getLogger(__name__)
 
 _MAX_ID = 2 ** 63 - 1  # SQLite's integers: a bigger number from a forged button is simply unknown
 
@@ -49,8 +45,4 @@ class SqliteResults:
             return None
         if owner != chat_id:
             return None
-        try:
-            return decode_result(json.loads(text))
-        except (CodecError, ValueError) as exc:
-            log.warning("result %d cannot be read: %s", number, exc)
-            return None
+        return read_result(text, number)
