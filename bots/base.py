@@ -19,12 +19,12 @@ from typing import Any, ClassVar, TypeVar
 from requests import RequestException
 from telebot import TeleBot, apihelper, util
 from telebot.apihelper import ApiException, ApiTelegramException
-from telebot.custom_filters import StateFilter
 from telebot.types import BotCommand, CallbackQuery, Message
 
 from bots import texts
 from bots.admin import stats_text
 from bots.admission import Admission
+from bots.assembly import StateFilterWithoutStore, build_runner, open_store
 from bots.backbone import Backbone
 from bots.config import BotConfig, use_api_server
 from bots.conversation import Flow
@@ -34,12 +34,9 @@ from bots.keyboards import (COMPARE, INSTANT, PREVIEW_ALL, RESULT, SETTING, STYL
                             settings_keyboard, style_keyboard)
 from bots.media import Unusable, checked_picture, is_image_document, wrong_kind
 from bots.runner import JobRunner, RunnerUnavailable
-from bots.runner.embedded import EmbeddedRunner, InProcess
-from bots.runner.processes import WorkerProcesses
 from bots.settings import UserSettings, button_change
 from bots.store import Store, StoreError
 from bots.store.codec import encode_request
-from bots.store.sqlite import SqliteStore
 from bots.styles import INSTANT_STYLES, builtin_style, instant_title
 from bots.telegram_calls import PollingGuard, TokenRefused, ack, check_token, close_prompt, say
 from bots.webhook import Webhook, drop_webhook
@@ -70,44 +67,22 @@ class StyleBot:
             use_api_server(config.api_url)
         apihelper.READ_TIMEOUT = config.telegram_timeout  # telebot keeps it globally, like the URLs
         self.config = config
-        self.store = store or _open_store(config)
+        self.store = store or open_store(config)
         self.guard = PollingGuard()
         self.telegram = TeleBot(config.token, threaded=True, num_threads=config.update_threads,
                                 state_storage=self.store.states, exception_handler=self.guard)
         self.webhook = Webhook(self.telegram, config) if config.webhook_url else None
-        self.telegram.add_custom_filter(_StateFilterWithoutStore(self.telegram))
+        self.telegram.add_custom_filter(StateFilterWithoutStore(self.telegram))
         self.telegram.add_custom_filter(CallbackDataFilter())
         self.settings = self.store.settings
         lanes = {TRANSFER_LANE: (config.workers, config.queue_limit), INSTANT_LANE: (1, config.queue_limit)}
         self.delivery = Delivery(config.delivery_patience)
-        self.runner: JobRunner = self._runner(engines, lanes)
+        self.runner: JobRunner = build_runner(config, self.telegram, self.store, self.delivery, lanes, engines,
+                                              self.backbones, self.upscaling)
         self.admission = Admission(config, self.telegram, self.store.journal, self.runner, self.delivery)
         self.started_at = time.time()
         self._started = False
         self._register_handlers()
-
-    def _runner(self, engines: Any, lanes: dict[str, tuple[int, int]]) -> JobRunner:
-        if self.config.redis_url and engines is None:
-            from bots.runner.board import JobBoard
-            from bots.runner.celery_app import celery_app
-            from bots.runner.distributed import CeleryRunner
-
-            return CeleryRunner(self.config, self.telegram, self.store.journal, JobBoard(self.config.redis_url),
-                                celery_app(self.config), lanes, self.delivery, frozenset({INSTANT_LANE}))
-        return EmbeddedRunner(self.config, self.telegram, self.store.journal, self._executor(engines, lanes), lanes,
-                              self.delivery, frozenset({INSTANT_LANE}))
-
-    def _executor(self, engines: Any, lanes: dict[str, tuple[int, int]]) -> InProcess | WorkerProcesses:
-        if engines is None:
-            return WorkerProcesses(self.config, {lane: slots for lane, (slots, _) in lanes.items()},
-                                   self.backbones, self.upscaling)
-        from bots.tasks import Services
-
-        if set(engines.styles) != set(self.backbones) or (engines.upscaler is not None) != self.upscaling:
-            raise ValueError(f"{type(self).__name__} needs engines for {[b.label for b in self.backbones]}"
-                             f"{' and an upscaler' if self.upscaling else ' and no upscaler'}")
-        return InProcess(Services.build(self.config, self.telegram, self.store, engines, self.backbones,
-                                        self.upscaling))
 
     @classmethod
     def from_config(cls, config: BotConfig) -> StyleBot:
@@ -361,27 +336,6 @@ class StyleBot:
 
     def _paint(self, user: int, chat: int, request: PaintRequest) -> None:
         self.admission.take(user, chat, TRANSFER_LANE, "paint", {"request": encode_request(request)})
-
-
-class _StateFilterWithoutStore(StateFilter):
-    """telebot's state filter, except that a state store that cannot answer (Redis down) matches no state:
-    the update then reaches a handler that tells the user to try again, instead of vanishing."""
-
-    def check(self, message: Message | CallbackQuery, text: Any) -> bool:
-        try:
-            return super().check(message, text)
-        except StoreError:
-            return False
-
-
-def _open_store(config: BotConfig) -> Store:
-    """Redis in the distributed mode (every chat process and worker shares it), else the SQLite file."""
-    defaults = UserSettings(size=config.default_size)
-    if config.redis_url:
-        from bots.store.redis import RedisStore
-
-        return RedisStore.open(config.redis_url, defaults, config.result_days)
-    return SqliteStore.open(config.data_dir, defaults, config.result_days)
 
 
 def _private_folder(folder: os.PathLike) -> None:
