@@ -85,7 +85,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="the photo (default: <images>/content/amber.jpg, 1080x1080)")
     parser.add_argument("--style", type=Path, default=default_images / "style" / "candy.jpg",
                         help="the painting (default: <images>/style/candy.jpg, 1024x1024)")
-    parser.add_argument("--tile-pixels", type=int, help="the engine's tile budget (default: its own, TILE_PIXELS or TILE_PIXELS_FLOAT32)")
+    parser.add_argument("--tile-pixels", type=int,
+                        help="the engine's tile budget (default: its own, TILE_PIXELS or TILE_PIXELS_FLOAT32)")
     parser.add_argument("--float32", action="store_true",
                         help="float32 networks even where the CPU has bfloat16 (to measure what bfloat16 gives)")
     parser.add_argument("--no-score", action="store_true", help="skip the classic objective")

@@ -159,7 +159,7 @@ class BotConfig:
     telegram_timeout: float = 60.0  # seconds to wait for an answer to one Bot API call
     memory_limit: int | None = None  # bytes the bot may use (setting, else cgroup); sizes Gatys strips and tiles
     device: str = "auto"  # where the workers compute: auto (a CUDA GPU if torch sees one), cpu, cuda, cuda:N
-    redis_url: str | None = field(default=None, repr=False)  # the distributed mode; None: one host (may hold a password)
+    redis_url: str | None = field(default=None, repr=False)  # distributed mode; None: one host (may hold a password)
     redeliver_after: float = 3600.0  # seconds before a lost worker's job goes to another (distributed mode)
     webhook_url: str | None = None  # public https:// address Telegram posts updates to; None: long polling
     webhook_secret: str | None = field(default=None, repr=False)  # Telegram sends it back in a header; never logged

@@ -129,8 +129,10 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
 def test_the_command_lines_say_so_in_one_line(tmp_path, images_dir, real_weights_dir):
     photo, painting = images_dir / "content" / "chelsea.jpg", images_dir / "style" / "candy.jpg"
     weights = {"STYLEBOT_WEIGHTS_DIR": str(real_weights_dir)}
-    for args, env in [(["-m", "transfer", photo, painting, "--quick", "-o", tmp_path / "a.png"], {DEVICE_SETTING: "cuda"}),
-                      (["-m", "transfer", photo, "--instant", "wave", "-o", tmp_path / "b.png", "--device", "cuda:0"], {}),
+    for args, env in [(["-m", "transfer", photo, painting, "--quick", "-o", tmp_path / "a.png"],
+                       {DEVICE_SETTING: "cuda"}),
+                      (["-m", "transfer", photo, "--instant", "wave", "-o", tmp_path / "b.png", "--device", "cuda:0"],
+                       {}),
                       (["-m", "transfer", photo, painting, "-o", tmp_path / "c.png", "--device", "tpu"], {}),
                       (["-m", "superres", photo, "-o", tmp_path / "d.png", "--device", "cuda"], {})]:
         done = _run([str(a) for a in args], {**weights, **env}, REPO)

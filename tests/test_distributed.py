@@ -22,6 +22,7 @@ from bots import texts
 from fake_bot_api import FakeBotApi
 
 REDELIVER_AFTER = 30  # s: the Gatys jobs here take a few seconds; a lost one is taken again after 30-40 s
+ADMIN = 99
 STEPS = "60"  # at 96 px: a few seconds per job, long enough to act while it runs
 
 
@@ -36,7 +37,8 @@ def cluster(fake_api: FakeBotApi, redis_server, real_weights_dir: Path, tmp_path
     fake_api.token = TOKEN
     running = Cluster(fake_api, TOKEN, redis_server.url, real_weights_dir, tmp_path,
                       STYLEBOT_REDELIVER_AFTER=str(REDELIVER_AFTER), STYLEBOT_SIZES="96", STYLEBOT_SIZE="96",
-                      STYLEBOT_STEPS=STEPS, STYLEBOT_COMPUTE_THREADS="1", STYLEBOT_PROGRESS_INTERVAL="0.5")
+                      STYLEBOT_STEPS=STEPS, STYLEBOT_COMPUTE_THREADS="1", STYLEBOT_PROGRESS_INTERVAL="0.5",
+                      STYLEBOT_ADMINS=str(ADMIN))
     yield running
     running.stop()
 
@@ -52,6 +54,10 @@ def test_two_workers_paint_at_once_and_an_instant_job_overtakes_them(cluster: Cl
     wait_until(lambda: len(running := cluster.running_jobs()) == 2 and not seen_together.append(running), 60,
                "both Gatys jobs to run at the same time", fake_api)
     assert {name.split("/")[0] for name in seen_together[-1]} == {"painter-a", "painter-b"}
+    mark = fake_api.mark()  # the admin's /stats lists every live worker, from the board
+    fake_api.send_text(ADMIN, "/stats")
+    stats = fake_api.wait_for_message(ADMIN, "📊", since=mark, timeout=30)["text"]
+    assert all(name in stats for name in ("painter-a", "painter-b", "quick")) and "transfer 0 / 2" in stats, stats
     mark = fake_api.mark()  # a third user wants an instant style meanwhile
     fake_api.send_photo(13, photo_bytes(seed=13))
     prompt = fake_api.wait_for_message(13, texts.ASK_STYLE, since=mark, timeout=30)

@@ -35,9 +35,13 @@ class WorkerSetupError(Exception):
 
 @dataclass(frozen=True)
 class WorkerInfo:
+    """A worker for /stats; `rss_mb`: its memory as it reported it (a worker on another machine), else
+    read from this machine's /proc by `pid`."""
+
     name: str
     pid: int | None
     alive: bool
+    rss_mb: float | None = None
 
 
 @dataclass(frozen=True)

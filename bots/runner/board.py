@@ -51,7 +51,7 @@ return 1
 
 @dataclass(frozen=True)
 class WorkerBeat:
-    """A worker's last heartbeat: who it is, where, what it serves and which job it runs."""
+    """A worker's last heartbeat: who it is, where, what it serves, which job it runs, its memory."""
 
     name: str
     host: str
@@ -59,6 +59,7 @@ class WorkerBeat:
     lanes: tuple[str, ...]
     job: int | None
     seen: float
+    rss_mb: float | None = None
 
 
 class JobBoard:
@@ -168,7 +169,7 @@ class JobBoard:
     # ---- workers ------------------------------------------------------------------------------------
     def beat(self, beat: WorkerBeat) -> None:
         data = {"name": beat.name, "host": beat.host, "pid": beat.pid, "lanes": list(beat.lanes), "job": beat.job,
-                "seen": beat.seen}
+                "seen": beat.seen, "rss_mb": beat.rss_mb}
         self._call(lambda: self.redis.set(self._key("worker", beat.name), json.dumps(data), ex=3 * HEARTBEAT_SECONDS))
 
     def workers(self) -> list[WorkerBeat]:
@@ -179,7 +180,7 @@ class JobBoard:
             if raw:
                 data = json.loads(raw)
                 beats.append(WorkerBeat(data["name"], data["host"], data["pid"], tuple(data["lanes"]), data["job"],
-                                        data["seen"]))
+                                        data["seen"], data.get("rss_mb")))
         return beats
 
     def close(self) -> None:

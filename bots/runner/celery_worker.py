@@ -28,6 +28,7 @@ from dotenv import find_dotenv, load_dotenv
 from telebot import TeleBot, apihelper
 
 from bots import texts
+from bots.admin import rss_mb
 from bots.admission import MAX_ATTEMPTS, announce
 from bots.backbone import Backbone
 from bots.config import BotConfig, ConfigError, use_api_server
@@ -140,7 +141,8 @@ def _beat_now(worker: _Worker, job: int | None) -> None:
     """Tell the board this process is alive and what it runs (at once when its job changes)."""
     worker.job = job
     try:
-        worker.board.beat(WorkerBeat(worker.name, socket.gethostname(), os.getpid(), worker.lanes, job, time.time()))
+        worker.board.beat(WorkerBeat(worker.name, socket.gethostname(), os.getpid(), worker.lanes, job, time.time(),
+                                     rss_mb()))
     except RunnerUnavailable as exc:  # Redis down: the next beat tries again
         log.warning("heartbeat failed: %s", exc)
 

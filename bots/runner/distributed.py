@@ -102,7 +102,8 @@ class CeleryRunner:
             return None
         position = self.board.position(record.lane, record.id)
         running = position in (0, None)  # not on the line any more: a worker is taking it
-        return Job(record.id, user, record.lane, None, JobState.RUNNING if running else JobState.QUEUED), position or 0  # type: ignore[arg-type]
+        job = Job(record.id, user, record.lane, None, JobState.RUNNING if running else JobState.QUEUED)  # type: ignore[arg-type]
+        return job, position or 0
 
     def cancel(self, user: int) -> Job | None:
         """A waiting job leaves the line at once (and its message is revoked); a running one is asked to
@@ -124,8 +125,8 @@ class CeleryRunner:
         return job
 
     def stats(self) -> RunnerStats:
-        workers = [WorkerInfo(f"{beat.name} ({', '.join(beat.lanes)}"
-                              f"{f', job {beat.job}' if beat.job else ''})", beat.pid, True)
+        workers = [WorkerInfo(f"{beat.name}@{beat.host} ({', '.join(beat.lanes)}"
+                              f"{f', job {beat.job}' if beat.job else ''})", beat.pid, True, beat.rss_mb)
                    for beat in self.board.workers()]
         return RunnerStats(self.board.counts(list(self.lanes)), workers, 0)
 
