@@ -74,7 +74,7 @@ def test_a_worker_killed_mid_job_hands_it_to_another(cluster: Cluster, fake_api:
     first = cluster.worker("painter-a", "transfer")
     cluster.start_chat()
     ask_for_painting(fake_api, 21, photo_bytes(seed=21), "style:waves")
-    wait_until(lambda: cluster.running_jobs(), 60, "the Gatys job to start")
+    wait_until(lambda: cluster.running_jobs(), 60, "the Gatys job to start", fake_api)
     os.killpg(first.pid, signal.SIGKILL)  # the worker and its pool process: a machine gone
     first.wait()
     cluster.worker("painter-b", "transfer")
@@ -90,7 +90,7 @@ def test_the_chat_process_killed_mid_job_loses_nothing_and_cancel_reaches_anothe
     cluster.worker("painter", "transfer")
     chat = cluster.start_chat()
     ask_for_painting(fake_api, 31, photo_bytes(seed=31), "style:waves")
-    wait_until(lambda: cluster.running_jobs(), 60, "the Gatys job to start")
+    wait_until(lambda: cluster.running_jobs(), 60, "the Gatys job to start", fake_api)
     chat.kill()  # SIGKILL: the chat process is gone mid-job
     chat.wait()
     wait_until(lambda: paintings(fake_api, 31), 120, "the painting", fake_api)  # the worker delivers it
@@ -98,7 +98,7 @@ def test_the_chat_process_killed_mid_job_loses_nothing_and_cancel_reaches_anothe
 
     cluster.start_chat()  # a new chat process: cancel a job running in the worker process
     ask_for_painting(fake_api, 32, photo_bytes(seed=32), "style:waves")
-    wait_until(lambda: cluster.running_jobs(), 60, "the second Gatys job to start")
+    wait_until(lambda: cluster.running_jobs(), 60, "the second Gatys job to start", fake_api)
     mark = fake_api.mark()
     fake_api.send_text(32, "/cancel")
     fake_api.wait_for_message(32, texts.CANCELLING_RUNNING, since=mark, timeout=30)

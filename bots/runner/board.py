@@ -36,9 +36,10 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-# Reserve a slot still held by an ended job, unless another reservation got there first.
+# Reserve a slot still held by an ended job (or freed meanwhile), unless another reservation got there first.
 _TAKE_OVER = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end
 return 0
 """
 # Waiting -> running, atomically, so that no job is ever counted in neither or both.
@@ -97,7 +98,8 @@ class JobBoard:
         return self._call(self.redis.get, key) or PENDING
 
     def take_over(self, user: int, holder: str) -> bool:
-        """Reserve the slot that `holder` (a job that has ended, its worker not yet off the board) holds."""
+        """Reserve the slot that `holder` (a job that has ended, its worker not yet off the board) holds, or
+        that its worker has just freed."""
         return bool(self._call(self._take_over, [self._key("user", user)], [holder, PENDING, RESERVE_SECONDS]))
 
     def user_job(self, user: int) -> int | None:
