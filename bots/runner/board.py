@@ -42,6 +42,12 @@ local holder = redis.call('GET', KEYS[1])
 if holder == false or holder == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end
 return 0
 """
+# Leave the waiting line (a cancel), freeing the user's slot, only if the job is still waiting there.
+_UNQUEUE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
 # Waiting -> running, atomically, so that no job is ever counted in neither or both.
 _TAKE = """
 redis.call('ZREM', KEYS[1], ARGV[1])
@@ -74,6 +80,7 @@ class JobBoard:
         self._release = self.redis.register_script(_RELEASE)
         self._take = self.redis.register_script(_TAKE)
         self._take_over = self.redis.register_script(_TAKE_OVER)
+        self._unqueue = self.redis.register_script(_UNQUEUE)
 
     def _key(self, *parts: object) -> str:
         return self.prefix + ":".join(str(p) for p in parts)
@@ -128,15 +135,18 @@ class JobBoard:
     def take(self, lane: str, job_id: int) -> None:
         self._call(self._take, [self._key("waiting", lane), self._key("running", lane)], [str(job_id), time.time()])
 
-    def drop(self, user: int, lane: str, job_id: int) -> bool:
-        """Remove the job from the board (ended, or cancelled while waiting); True if it was waiting."""
+    def unqueue(self, user: int, lane: str, job_id: int) -> bool:
+        """Take a waiting job off its line and free its user's slot; False if a worker took it first."""
+        return bool(self._call(self._unqueue, [self._key("waiting", lane), self._key("user", user)], [str(job_id)]))
+
+    def drop(self, user: int, lane: str, job_id: int) -> None:
+        """Remove an ended job from the board, and free its user's slot unless a follow-up holds it."""
         pipe = self.redis.pipeline()
         pipe.zrem(self._key("waiting", lane), str(job_id))
         pipe.zrem(self._key("running", lane), str(job_id))
         pipe.delete(self._key("cancel", job_id))
-        waiting, *_ = self._call(pipe.execute)
+        self._call(pipe.execute)
         self.release(user, job_id)
-        return bool(waiting)
 
     def position(self, lane: str, job_id: int) -> int | None:
         """0 while the job runs, its place in the waiting line (1: next), None when it is not there."""

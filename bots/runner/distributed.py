@@ -113,7 +113,7 @@ class CeleryRunner:
             return None
         job, _ = found
         record = self.journal.get(job.id)
-        if job.state is JobState.QUEUED and self.board.drop(user, job.lane, job.id):
+        if job.state is JobState.QUEUED and self.board.unqueue(user, job.lane, job.id):
             self.app.control.revoke(task_id(job.id))
             if self.journal.finish(job.id, JobStatus.CANCELLED) and record is not None:
                 StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
