@@ -48,12 +48,16 @@ class Cluster:
         self.processes.append(process)
         return process
 
-    def worker(self, name: str, lanes: str, bot: str = "vgg") -> subprocess.Popen:
-        """Start a worker serving `lanes` and wait for its first heartbeat (its networks are loaded)."""
+    def worker(self, name: str, lanes: str, bot: str = "vgg", wait: bool = True) -> subprocess.Popen:
+        """Start a worker serving `lanes`; `wait`: until its first heartbeat (its networks are loaded)."""
         process = self._spawn(["-m", "bots.worker", "--bot", bot, "--lanes", lanes, "--name", name], name)
-        wait_until(lambda: any(beat.name.startswith(name + "/") for beat in self.board.workers()), 120,
-                   f"worker {name} to beat")
+        if wait:
+            wait_until(lambda: any(beat.name.startswith(name + "/") for beat in self.board.workers()), 120,
+                       f"worker {name} to beat")
         return process
+
+    def log(self, name: str) -> str:
+        return (self.folder / f"{name}.log").read_text()
 
     def start_chat(self) -> subprocess.Popen:
         """Start a chat process and wait until it polls."""

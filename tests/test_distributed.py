@@ -132,3 +132,12 @@ def test_redis_down_then_restarted_loses_no_queued_job_and_help_still_answers(
     fake_api.wait_for_photo(42, since=mark, timeout=60)
     cluster.worker("painter", "transfer")
     wait_until(lambda: paintings(fake_api, 41), 120, "the painting queued before the restart", fake_api)
+
+
+def test_a_worker_without_its_weights_stops_with_one_clear_line(cluster: Cluster, tmp_path: Path):
+    cluster.env["STYLEBOT_WEIGHTS_DIR"] = str(tmp_path / "no-weights")
+    cluster.env["STYLEBOT_OFFLINE"] = "1"
+    worker = cluster.worker("painter", "transfer", wait=False)
+    worker.wait(120)
+    errors = [line for line in cluster.log("painter").splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "vgg19" in errors[0].lower() and "Traceback" not in cluster.log("painter")

@@ -40,7 +40,7 @@ from bots.runner.board import HEARTBEAT_SECONDS, JobBoard, WorkerBeat
 from bots.runner.celery_app import JOB_TASK, celery_app
 from bots.runner.distributed import enqueue
 from bots.settings import UserSettings
-from bots.store import JobRecord, JobStatus
+from bots.store import JobRecord, JobStatus, StoreError
 from bots.tasks import Services, run_job
 from bots.worker import INSTANT_LANE, TRANSFER_LANE, load_services
 
@@ -157,6 +157,8 @@ def _init_pool_process(config: BotConfig, bot: str, lanes: tuple[str, ...], app:
     """Load this pool process's networks and store once, before its first job."""
     global _worker
     from bots.store.redis import RedisStore
+    from transfer.device import DeviceError
+    from weights import WeightsError
 
     libc = ctypes.CDLL(None)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # ends with its worker, whatever kills it
@@ -164,8 +166,14 @@ def _init_pool_process(config: BotConfig, bot: str, lanes: tuple[str, ...], app:
         use_api_server(config.api_url)
     apihelper.READ_TIMEOUT = config.telegram_timeout
     backbones, upscaling = BOTS[bot]
-    store = RedisStore.open(config.redis_url, UserSettings(size=config.default_size), config.result_days)
-    services = load_services(config, TeleBot(config.token, threaded=False), store, lanes, backbones, upscaling)
+    try:
+        store = RedisStore.open(config.redis_url, UserSettings(size=config.default_size), config.result_days)
+        services = load_services(config, TeleBot(config.token, threaded=False), store, lanes, backbones, upscaling)
+    except (WeightsError, StoreError, DeviceError) as exc:
+        # Celery would start a new pool process, fail the same way, and so on for ever: stop the worker
+        os.write(2, f"error: {exc}\n".encode())  # the real stderr: Celery turned sys.stderr into a logger
+        os.kill(os.getppid(), signal.SIGTERM)
+        os._exit(2)
     _worker = _Worker(config, services, JobBoard(config.redis_url), app, f"{name}/{os.getpid()}", lanes)
     threading.Thread(target=_beat_forever, args=(_worker,), name="heartbeat", daemon=True).start()
 
