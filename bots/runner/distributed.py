@@ -59,9 +59,19 @@ class CeleryRunner:
             raise WorkerSetupError(f"cannot reach Redis at {self.board.url}: {exc}") from None
 
     def admit(self, user: int, lane: str) -> None:
+        """Reserve the user's slot. A slot still held by their job of a `settle_lanes` lane (a quick version
+        ending on its worker) is waited for, at most SETTLE seconds, as in `active`."""
+        deadline = time.monotonic() + SETTLE
         holder = self.board.reserve(user)
-        if holder is not None and holder != PENDING and self._ended(int(holder)):
-            holder = None if self.board.take_over(user, holder) else holder
+        while holder is not None and holder != PENDING:
+            if self._ended(int(holder)) and self.board.take_over(user, holder):
+                holder = None
+                break
+            record = self.journal.get(int(holder))
+            if record is None or record.lane not in self.settle_lanes or time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+            holder = self.board.reserve(user)
         if holder is not None:
             found = self.active(user)
             raise AlreadyQueued(*(found or (Job(0, user, lane, None, JobState.QUEUED), 1)))  # type: ignore[arg-type]
