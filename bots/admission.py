@@ -1,6 +1,7 @@
 """Taking a user's request in as a job: the limits first (one job per user, jobs per hour, the lane's
 length), then the journal, then the user's status message, then the runner; and, on start, taking the
-journal's unfinished jobs in again. The chat handlers call this; no tensor and no network here."""
+journal's unfinished jobs in again. The chat handlers call this; no tensor and no network here. A job keeps
+the language of the user who asked for it (`bots.i18n`), so that everything about it is said in theirs."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,6 +16,7 @@ from telebot.apihelper import ApiException
 from bots import texts
 from bots.config import BotConfig
 from bots.delivery import Delivery
+from bots.i18n import PAYLOAD_KEY, current, job_language, speaking
 from bots.jobs import AlreadyQueued, QueueFull
 from bots.progress import StatusMessage
 from bots.runner import JobRunner, RunnerUnavailable
@@ -66,7 +68,7 @@ class Admission:
         """Journal a job, tell the user (`announce`), then queue it; or say why it cannot be taken now
         (its Redis down, in the distributed mode: "try again in a minute")."""
         try:
-            self._take(user, chat, lane, kind, payload)
+            self._take(user, chat, lane, kind, _spoken(payload))
         except (RunnerUnavailable, StoreError) as exc:
             log.warning("cannot take a job of user %d: %s", user, exc)
             say(self.telegram, chat, texts.BUSY)
@@ -101,17 +103,29 @@ class Admission:
         """Run again what a stop or a crash interrupted, in order: a job that was running is started once
         more (its user told the picture is on its way), or reported as failed if it already was."""
         for record in self.journal.unfinished():
-            if record.status is JobStatus.RUNNING:
-                if record.attempts >= MAX_ATTEMPTS:
-                    if self.journal.finish(record.id, JobStatus.FAILED):
-                        StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
-                                      delivery=self.delivery).final(texts.NOT_FINISHED)
-                        self.delivery.tell(self.telegram, record.chat_id, texts.RESUMED_FAILED)
-                    continue
-                self.delivery.tell(self.telegram, record.chat_id, texts.RESUMED)
-            try:
-                self.runner.submit(record, resumed=True)
-            except AlreadyQueued:
-                log.error("job %d of user %d is in the journal twice; dropped", record.id, record.user_id)
-                self.journal.finish(record.id, JobStatus.CANCELLED)
-            log.info("resumed job %d (%s) of user %d", record.id, record.status.value, record.user_id)
+            with speaking(job_language(record.payload)):
+                self._resume(record)
+
+    def _resume(self, record: JobRecord) -> None:
+        if record.status is JobStatus.RUNNING:
+            if record.attempts >= MAX_ATTEMPTS:
+                if self.journal.finish(record.id, JobStatus.FAILED):
+                    StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
+                                  delivery=self.delivery).final(texts.NOT_FINISHED)
+                    self.delivery.tell(self.telegram, record.chat_id, texts.RESUMED_FAILED)
+                return
+            self.delivery.tell(self.telegram, record.chat_id, texts.RESUMED)
+        try:
+            self.runner.submit(record, resumed=True)
+        except AlreadyQueued:
+            log.error("job %d of user %d is in the journal twice; dropped", record.id, record.user_id)
+            self.journal.finish(record.id, JobStatus.CANCELLED)
+        log.info("resumed job %d (%s) of user %d", record.id, record.status.value, record.user_id)
+
+
+def _spoken(payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` with the current language, and so its follow-up's (a quick version's full painting)."""
+    spoken = {**payload, PAYLOAD_KEY: current()}
+    if spoken.get("then"):
+        spoken["then"] = {**spoken["then"], "payload": _spoken(spoken["then"]["payload"])}
+    return spoken

@@ -4,7 +4,8 @@ Handlers are thin: they read the chat event, move the conversation (telebot cust
 store so a restart forgets nothing) and hand long work to the job runner, so they return in
 milliseconds and /help is answered while jobs run. Every accepted job is journalled before the user is
 told it is queued; on start, the jobs a stop or a crash interrupted are resumed. Every handler is
-guarded: an unexpected error is logged and the user gets a short apology.
+guarded: an unexpected error is logged and the user gets a short apology, and speaks the user's language
+(`bots.i18n`). In groups the bot answers only its commands and replies to its own messages.
 """
 from __future__ import annotations
 
@@ -16,29 +17,32 @@ import time
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
-from requests import RequestException
 from telebot import TeleBot, apihelper, util
-from telebot.apihelper import ApiException, ApiTelegramException
-from telebot.types import BotCommand, CallbackQuery, Message
+from telebot.apihelper import ApiTelegramException
+from telebot.types import BotCommandScopeChat, CallbackQuery, Message, User
 
 from bots import texts
 from bots.admin import stats_text
 from bots.admission import Admission
+from bots.albums import Album, AlbumCollector
 from bots.assembly import StateFilterWithoutStore, build_runner, open_store
 from bots.backbone import Backbone
 from bots.config import BotConfig, use_api_server
 from bots.conversation import Flow
 from bots.delivery import Delivery
 from bots.jobs import JobState
-from bots.keyboards import (COMPARE, INSTANT, PREVIEW_ALL, RESULT, SETTING, STYLE, CallbackDataFilter,
-                            settings_keyboard, style_keyboard)
-from bots.media import Unusable, checked_picture, is_image_document, wrong_kind
+from bots.groups import ignore, in_group, not_for
+from bots.i18n import LANGUAGES, language_for, speaking
+from bots.keyboards import (ALBUM, COMPARE, INSTANT, LANGUAGE, PREVIEW_ALL, RESULT, SETTING, STYLE,
+                            CallbackDataFilter, album_keyboard, language_keyboard, settings_keyboard, style_keyboard)
+from bots.media import Unusable, checked_picture, is_image_document, picture_file_id, wrong_kind
 from bots.runner import JobRunner, RunnerUnavailable
 from bots.settings import UserSettings, button_change
 from bots.store import Store, StoreError
 from bots.store.codec import encode_request
-from bots.styles import INSTANT_STYLES, builtin_style, instant_title
-from bots.telegram_calls import PollingGuard, TokenRefused, ack, check_token, close_prompt, say
+from bots.styles import INSTANT_STYLES, builtin_style, instant_title, style_named
+from bots.telegram_calls import (PollingGuard, TokenRefused, ack, check_token, close_prompt, say, set_command_menu,
+                                 set_command_menus)
 from bots.webhook import Webhook, drop_webhook
 from bots.worker import INSTANT_LANE, TRANSFER_LANE
 from bots.workflow import InstantRequest, PaintRequest, Style
@@ -48,7 +52,7 @@ __all__ = ["StyleBot", "TRANSFER_LANE", "INSTANT_LANE", "TokenRefused"]
 log = logging.getLogger(__name__)
 POLL_SECONDS = 20  # long-polling timeout of getUpdates
 STEPS = {Flow.style.name: texts.Step.STYLE}
-Update = TypeVar("Update", Message, CallbackQuery)
+Update = TypeVar("Update", Message, CallbackQuery, Album)
 
 
 class StyleBot:
@@ -80,6 +84,7 @@ class StyleBot:
         self.runner: JobRunner = build_runner(config, self.telegram, self.store, self.delivery, lanes, engines,
                                               self.backbones, self.upscaling)
         self.admission = Admission(config, self.telegram, self.store.journal, self.runner, self.delivery)
+        self.albums = AlbumCollector(self._guard(self.on_album))
         self.started_at = time.time()
         self._started = False
         self._register_handlers()
@@ -108,10 +113,7 @@ class StyleBot:
         `exit_code` is non-zero)."""
         if not self._started:
             self.start()
-        try:
-            self.telegram.set_my_commands([BotCommand(name, what) for name, what in texts.COMMANDS.items()])
-        except (ApiException, RequestException) as exc:
-            log.warning("could not set the command menu: %s", exc)
+        set_command_menus(self.telegram)
         if self.webhook is not None:
             self.webhook.serve()
             return
@@ -132,6 +134,7 @@ class StyleBot:
         self.telegram.stop_polling()
         if self.webhook is not None:
             self.webhook.stop()
+        self.albums.flush()
         self.runner.shutdown(timeout)
 
     # ---- registration ---------------------------------------------------------------------------------
@@ -139,10 +142,14 @@ class StyleBot:
         """Order matters: telebot runs the first handler whose filters match."""
         on_message, on_button = self.telegram.message_handler, self.telegram.callback_query_handler
         everything = util.content_type_media
+        on_message(content_types=everything, func=lambda message: not_for(self.telegram.user, message))(ignore)
+        on_message(content_types=everything, func=lambda message: message.media_group_id is not None)(
+            self.albums.add)
         on_message(commands=["start"])(self._guard(self.on_start))
         on_message(commands=["help"])(self._guard(self.on_help))
         on_message(commands=["cancel"])(self._guard(self.on_cancel))
         on_message(commands=["settings"])(self._guard(self.on_settings))
+        on_message(commands=["language"])(self._guard(self.on_language))
         on_message(commands=["stats"], func=lambda m: m.from_user.id in self.config.admins)(
             self._guard(self.on_stats))
         on_message(state=Flow.style, content_types=["photo"])(self._guard(self.on_style_picture))
@@ -152,35 +159,57 @@ class StyleBot:
         on_message(content_types=["document"], func=is_image_document)(self._guard(self.on_content_picture))
         on_message(content_types=everything)(self._guard(self.on_wrong_input))
         on_button(func=None, config=SETTING.filter())(self._guard(self.on_setting))
+        on_button(func=None, config=LANGUAGE.filter())(self._guard(self.on_language_choice))
+        on_button(func=None, state=Flow.style, config=ALBUM.filter())(self._guard(self.on_album_choice))
         on_button(func=None, state=Flow.style, config=STYLE.filter())(self._guard(self.on_builtin_style))
         on_button(func=None, state=Flow.style, config=INSTANT.filter())(self._guard(self.on_instant_style))
         on_button(func=None, config=RESULT.filter())(self._guard(self.on_result_button))
         on_button(func=lambda call: True)(self._guard(self.on_expired_button))
 
     def _guard(self, handler: Callable[[Update], None]) -> Callable[[Update], None]:
-        """Run `handler`; on an unexpected error log it and apologise, so no update goes unanswered."""
+        """Run `handler` in the user's language; on an unexpected error log it and apologise, so no update
+        goes unanswered."""
         @functools.wraps(handler)
         def guarded(update: Update) -> None:
             chat_id = update.message.chat.id if isinstance(update, CallbackQuery) else update.chat.id
-            try:
-                handler(update)
-            except (StoreError, RunnerUnavailable) as exc:  # the distributed mode's Redis is down
-                log.warning("%s: %s", handler.__name__, exc)
-                say(self.telegram, chat_id, texts.BUSY)
-            except Exception:
-                log.exception("%s failed", handler.__name__)
-                say(self.telegram, chat_id, texts.HANDLER_FAILED)
+            with speaking(self._language(update.from_user)):
+                try:
+                    handler(update)
+                except (StoreError, RunnerUnavailable) as exc:  # the distributed mode's Redis is down
+                    log.warning("%s: %s", handler.__name__, exc)
+                    say(self.telegram, chat_id, texts.BUSY)
+                except Exception:
+                    log.exception("%s failed", handler.__name__)
+                    say(self.telegram, chat_id, texts.HANDLER_FAILED)
 
         return guarded
 
     # ---- commands -------------------------------------------------------------------------------------
     def on_start(self, message: Message) -> None:
         self.telegram.delete_state(message.from_user.id, message.chat.id)
-        say(self.telegram, message.chat.id, self._help())
+        say(self.telegram, message.chat.id, self._help(message))
 
     def on_help(self, message: Message) -> None:
         step = self._step(message.from_user.id, message.chat.id)
-        say(self.telegram, message.chat.id, self._help() + texts.HELP_STEP[step])
+        say(self.telegram, message.chat.id, self._help(message) + texts.help_step(step))
+
+    def on_language(self, message: Message) -> None:
+        self.telegram.send_message(message.chat.id, texts.ASK_LANGUAGE,
+                                   reply_markup=language_keyboard(self._language(message.from_user)))
+
+    def on_language_choice(self, call: CallbackQuery) -> None:
+        """Keep the choice with the user's settings, say so in the new language and, in a private chat, give
+        the chat the command menu in it too."""
+        code = LANGUAGE.parse(call.data)["code"]
+        if code not in LANGUAGES:
+            ack(self.telegram, call, texts.EXPIRED_BUTTON)
+            return
+        self.settings.change(call.from_user.id, language=code)
+        with speaking(code):
+            ack(self.telegram, call)
+            close_prompt(self.telegram, call, texts.LANGUAGE_CHOSEN)
+            if call.message.chat.type == "private":
+                set_command_menu(self.telegram, BotCommandScopeChat(call.message.chat.id))
 
     def on_cancel(self, message: Message) -> None:
         user, chat = message.from_user.id, message.chat.id
@@ -220,6 +249,7 @@ class StyleBot:
 
     # ---- the main flow --------------------------------------------------------------------------------
     def on_content_picture(self, message: Message) -> None:
+        """The photo to repaint; its caption may name a built-in style ("wave", "удни"): then no question."""
         user, chat = message.from_user.id, message.chat.id
         if self.admission.busy(user, chat):
             return
@@ -228,9 +258,21 @@ class StyleBot:
             return
         self.telegram.set_state(user, Flow.style, chat)
         self.telegram.add_data(user, chat, content=picture)
-        self.telegram.send_message(chat, texts.ASK_STYLE, reply_markup=style_keyboard(INSTANT_STYLES))
+        named = style_named(message.caption)
+        if named is None:
+            self.telegram.send_message(chat, texts.ASK_STYLE, reply_markup=style_keyboard(INSTANT_STYLES))
+        elif named.instant:
+            say(self.telegram, chat, texts.STYLE_CHOSEN.format(title=instant_title(named.key)))
+            self._instant(user, chat, picture, named.key)
+        else:
+            say(self.telegram, chat, texts.STYLE_CHOSEN.format(title=builtin_style(named.key).title))
+            self._style_chosen(user, chat, Style(builtin=named.key))
 
     def on_style_picture(self, message: Message) -> None:
+        """The painting; or, with a caption naming a built-in style, a new photo for that style."""
+        if style_named(message.caption):
+            self.on_content_picture(message)
+            return
         picture = self._receive_picture(message)
         if picture is not None:
             self._style_chosen(message.from_user.id, message.chat.id, Style(file_id=picture))
@@ -249,20 +291,52 @@ class StyleBot:
         user then picks from the styles sent after it."""
         user, chat = call.from_user.id, call.message.chat.id
         key = INSTANT.parse(call.data)["key"]
-        styles = INSTANT_STYLES if key == PREVIEW_ALL else (key,)
         with self.telegram.retrieve_data(user, chat) as data:
             content = data.get("content")
-        if not set(styles) <= set(INSTANT_STYLES) or content is None:
+        if not (key == PREVIEW_ALL or key in INSTANT_STYLES) or content is None:
             ack(self.telegram, call, texts.EXPIRED_BUTTON)
             return
         ack(self.telegram, call)
-        if key == PREVIEW_ALL:
-            close_prompt(self.telegram, call, texts.PREVIEW_CHOSEN)
-        else:
-            close_prompt(self.telegram, call, texts.STYLE_CHOSEN.format(title=instant_title(key)))
-            self.telegram.delete_state(user, chat)
-        request = InstantRequest(content, styles, self.settings.get(user))
-        self.admission.take(user, chat, INSTANT_LANE, "instant", {"request": encode_request(request)})
+        close_prompt(self.telegram, call, texts.PREVIEW_CHOSEN if key == PREVIEW_ALL
+                     else texts.STYLE_CHOSEN.format(title=instant_title(key)))
+        self._instant(user, chat, content, key)
+
+    def on_album(self, album: Album) -> None:
+        """An album: two pictures are the photo and the painting, in the order sent; with more, the first is
+        the photo and the user picks the painting among the others (or one of the bot's styles)."""
+        user, chat = album.from_user.id, album.chat.id
+        pictures = [m for m in album.messages if m.photo or is_image_document(m)]
+        if len(pictures) < 2:
+            (self.on_content_picture if pictures else self.on_wrong_input)((pictures or album.messages)[0])
+            return
+        if self.admission.busy(user, chat):
+            return
+        content = self._receive_picture(pictures[0])
+        if content is None:
+            return
+        self.telegram.set_state(user, Flow.style, chat)
+        self.telegram.add_data(user, chat, content=content)
+        if len(pictures) > 2:
+            self.telegram.add_data(user, chat, paintings=[picture_file_id(m) for m in pictures[1:]])
+            self.telegram.send_message(chat, texts.ALBUM_PICK, reply_markup=album_keyboard(len(pictures),
+                                                                                          INSTANT_STYLES))
+            return
+        painting = self._receive_picture(pictures[1])  # refused: the photo waits for another painting
+        if painting is not None:
+            say(self.telegram, chat, texts.ALBUM_TAKEN)
+            self._style_chosen(user, chat, Style(file_id=painting))
+
+    def on_album_choice(self, call: CallbackQuery) -> None:
+        user, chat = call.from_user.id, call.message.chat.id
+        index = ALBUM.parse(call.data)["index"]
+        with self.telegram.retrieve_data(user, chat) as data:
+            paintings = data.get("paintings") or []
+        if not index.isdigit() or int(index) >= len(paintings):
+            ack(self.telegram, call, texts.EXPIRED_BUTTON)
+            return
+        ack(self.telegram, call)
+        close_prompt(self.telegram, call, texts.STYLE_CHOSEN.format(title=texts.album_choice(int(index) + 2)))
+        self._style_chosen(user, chat, Style(file_id=paintings[int(index)]))
 
     def on_result_button(self, call: CallbackQuery) -> None:
         user, chat = call.from_user.id, call.message.chat.id
@@ -297,8 +371,16 @@ class StyleBot:
         self.telegram.reply_to(message, texts.wrong_input(wrong_kind(message), step))
 
     # ---- helpers --------------------------------------------------------------------------------------
-    def _help(self) -> str:
-        return texts.help_text([b.label for b in self.backbones], self.upscaling)
+    def _language(self, user: User) -> str:
+        """The language to speak to `user`: their /language choice, else their Telegram's."""
+        try:
+            chosen = self.settings.get(user.id).language
+        except StoreError:  # Redis down: their Telegram's language is still right for most
+            chosen = None
+        return chosen or language_for(user.language_code)
+
+    def _help(self, message: Message) -> str:
+        return texts.help_text([b.label for b in self.backbones], self.upscaling, in_group(message))
 
     def _step(self, user: int, chat: int) -> str:
         try:
@@ -333,6 +415,15 @@ class StyleBot:
             full = PaintRequest(content, style, (settings.backbone,), settings)
             then = {"kind": "paint", "lane": TRANSFER_LANE, "payload": {"request": encode_request(full)}}
         self.admission.take(user, chat, INSTANT_LANE, "quick", {"request": encode_request(quick), "then": then})
+
+    def _instant(self, user: int, chat: int, content: str, key: str) -> None:
+        """Queue the photo `content` in the instant style `key`, or in all of them as a preview (PREVIEW_ALL,
+        which keeps the draft: the user then picks from the styles sent after it)."""
+        if key != PREVIEW_ALL:
+            self.telegram.delete_state(user, chat)
+        styles = INSTANT_STYLES if key == PREVIEW_ALL else (key,)
+        request = InstantRequest(content, styles, self.settings.get(user))
+        self.admission.take(user, chat, INSTANT_LANE, "instant", {"request": encode_request(request)})
 
     def _paint(self, user: int, chat: int, request: PaintRequest) -> None:
         self.admission.take(user, chat, TRANSFER_LANE, "paint", {"request": encode_request(request)})

@@ -9,16 +9,20 @@ from telebot.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 
 from bots import texts
 from bots.backbone import Backbone
+from bots.i18n import LANGUAGES
 from bots.settings import ASK, STRENGTHS, UserSettings
 from bots.styles import BUILTIN_STYLES, instant_title
 
-__all__ = ["STYLE", "INSTANT", "RESULT", "SETTING", "COMPARE", "PREVIEW_ALL", "CallbackDataFilter",
-           "style_keyboard", "quick_keyboard", "result_keyboard", "compared_keyboard", "settings_keyboard"]
+__all__ = ["STYLE", "INSTANT", "RESULT", "SETTING", "LANGUAGE", "ALBUM", "COMPARE", "PREVIEW_ALL",
+           "CallbackDataFilter", "style_keyboard", "album_keyboard", "quick_keyboard", "result_keyboard",
+           "compared_keyboard", "settings_keyboard", "language_keyboard"]
 
 STYLE = CallbackData("key", prefix="style")  # a built-in style for the Gatys optimisation
 INSTANT = CallbackData("key", prefix="instant")  # an instant style's key, or PREVIEW_ALL
 RESULT = CallbackData("action", "backbone", "result", prefix="res")  # what to do next with a result
 SETTING = CallbackData("name", "value", prefix="set")
+LANGUAGE = CallbackData("code", prefix="lang")
+ALBUM = CallbackData("index", prefix="album")  # which of an album's other pictures is the painting
 COMPARE = "compare"
 PREVIEW_ALL = "all"
 
@@ -47,6 +51,15 @@ def style_keyboard(instant_styles: Sequence[str], preview: bool = True) -> Inlin
     if preview:
         keyboard.row(_button(texts.PREVIEW_ALL, INSTANT.new(key=PREVIEW_ALL)))
     keyboard.add(*(_button(style.title, STYLE.new(key=style.key)) for style in BUILTIN_STYLES))
+    return keyboard
+
+
+def album_keyboard(pictures: int, instant_styles: Sequence[str]) -> InlineKeyboardMarkup:
+    """After an album of `pictures` (more than two): its pictures but the first (the photo) to pick the
+    painting from, then the usual styles."""
+    keyboard = InlineKeyboardMarkup(row_width=3)
+    keyboard.add(*(_button(texts.album_choice(n), ALBUM.new(index=n - 2)) for n in range(2, pictures + 1)))
+    keyboard.inline_keyboard += style_keyboard(instant_styles, preview=False).inline_keyboard
     return keyboard
 
 
@@ -97,14 +110,21 @@ def compared_keyboard(result: int, backbones: Sequence[Backbone], upscaling: boo
     return keyboard
 
 
+def language_keyboard(current: str) -> InlineKeyboardMarkup:
+    """/language: each language in its own name, the one spoken now ticked."""
+    keyboard = InlineKeyboardMarkup()
+    keyboard.row(*(_button(_ticked(name, code == current), LANGUAGE.new(code=code)) for code, name in LANGUAGES.items()))
+    return keyboard
+
+
 def settings_keyboard(settings: UserSettings, sizes: Sequence[int],
                       backbones: Sequence[Backbone]) -> InlineKeyboardMarkup:
     keyboard = InlineKeyboardMarkup()
-    keyboard.row(*(_button(_ticked(texts.STRENGTH_LABELS[name], name == settings.strength),
+    keyboard.row(*(_button(_ticked(texts.strength_label(name), name == settings.strength),
                            SETTING.new(name="strength", value=name)) for name in STRENGTHS))
     keyboard.row(*(_button(_ticked(f"{size} px", size == settings.size), SETTING.new(name="size", value=size))
                    for size in sizes))
-    keyboard.row(*(_button(_ticked(texts.COLOURS[keep], keep == settings.keep_colors),
+    keyboard.row(*(_button(_ticked(texts.colours_label(keep), keep == settings.keep_colors),
                            SETTING.new(name="colors", value="photo" if keep else "painting"))
                    for keep in (False, True)))
     choices = [(texts.ASK_EACH_TIME, ASK, settings.backbone is None)]

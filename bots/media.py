@@ -21,7 +21,7 @@ from bots.config import PUBLIC_DOWNLOAD_LIMIT
 from bots.delivery import Delivery
 from transfer.images import ImageError, load_image
 
-__all__ = ["Unusable", "is_image_document", "download", "checked_picture", "wrong_kind", "jpeg"]
+__all__ = ["Unusable", "is_image_document", "download", "picture_file_id", "checked_picture", "wrong_kind", "jpeg"]
 
 log = logging.getLogger(__name__)
 
@@ -76,17 +76,27 @@ def download(bot: TeleBot, file_id: str, limit: int, size: int | None = None,
         raise Unusable(texts.DOWNLOAD_FAILED) from None
 
 
-def checked_picture(bot: TeleBot, message: Message, limit: int, delivery: Delivery | None = None) -> str:
-    """The file id of the picture a photo or image-file message carries (the largest photo size, or the
-    file at full resolution), once downloaded and accepted by the engines' own loader; else Unusable."""
+def _picture_file(message: Message) -> tuple[str, int | None]:
+    """The file id and size of the picture a photo or image-file message carries: the largest photo size,
+    or the file at full resolution."""
     if message.photo:
-        file_id, size = message.photo[-1].file_id, message.photo[-1].file_size
-    else:
-        file_id, size = message.document.file_id, message.document.file_size
+        return message.photo[-1].file_id, message.photo[-1].file_size
+    return message.document.file_id, message.document.file_size
+
+
+def picture_file_id(message: Message) -> str:
+    """The file id of the picture a photo or image-file message carries (not checked: its job will)."""
+    return _picture_file(message)[0]
+
+
+def checked_picture(bot: TeleBot, message: Message, limit: int, delivery: Delivery | None = None) -> str:
+    """The file id of the picture a photo or image-file message carries, once downloaded and accepted by the
+    engines' own loader; else Unusable."""
+    file_id, size = _picture_file(message)
     try:
         load_image(download(bot, file_id, limit, size, delivery))
     except ImageError as exc:
-        raise Unusable(texts.refused_image(str(exc))) from None
+        raise Unusable(texts.refused_image(exc.reason, exc.details)) from None
     return file_id
 
 

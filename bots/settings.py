@@ -1,4 +1,5 @@
-"""Per-user preferences (/settings): how strong the style is, how big the result, whose colours, which network.
+"""Per-user preferences (/settings): how strong the style is, how big the result, whose colours, which network;
+and (/language) the language the bot speaks to them.
 
 Kept apart from the conversation state, so /cancel and /start, which reset the conversation, keep them.
 They live in the store (`bots.store`), so a restart keeps them too.
@@ -30,6 +31,7 @@ class UserSettings:
     size: int = 384
     keep_colors: bool = False
     backbone: Backbone | None = None  # paints fully right after the quick version; None: ask each time
+    language: str | None = None  # a code of bots.i18n.LANGUAGES; None: from the user's Telegram language
 
     def transfer_settings(self, steps: int | None) -> TransferSettings:
         """What the engine gets; `steps` is the bot's setting (None: the backbone's preset)."""

@@ -29,6 +29,7 @@ from bots.backbone import Backbone
 from bots.config import BotConfig
 from bots.conversation import Remembered
 from bots.delivery import Delivery
+from bots.i18n import job_language, speaking
 from bots.jobs import CancelReason
 from bots.keyboards import compared_keyboard, quick_keyboard, result_keyboard, style_keyboard
 from bots.media import Unusable, download, jpeg
@@ -107,6 +108,11 @@ class ChatTask(ABC):
         """The job itself, up to the delivery of its result; its files go in `folder`."""
 
     def run(self, stop: Stop) -> JobStatus | None:
+        """Work, deliver and journal the outcome, all said in the language of the user who asked."""
+        with speaking(job_language(self.record.payload)):
+            return self._run(stop)
+
+    def _run(self, stop: Stop) -> JobStatus | None:
         started = time.perf_counter()
         folder = job_folder(self.services.config.temp_dir, self.record.id)
         shutil.rmtree(folder, ignore_errors=True)  # what an earlier, crashed attempt left
@@ -121,7 +127,7 @@ class ChatTask(ABC):
         except Unusable as exc:
             return self._failed(str(exc))
         except ImageError as exc:
-            return self._failed(texts.refused_image(str(exc)))
+            return self._failed(texts.refused_image(exc.reason, exc.details))
         except Exception:
             log.exception("job %d for chat %d failed", self.record.id, self.chat_id)
             return self._failed(texts.JOB_FAILED)

@@ -10,9 +10,13 @@ from collections.abc import Callable
 from requests import RequestException
 from telebot import ExceptionHandler, TeleBot
 from telebot.apihelper import ApiException, ApiTelegramException
-from telebot.types import CallbackQuery
+from telebot.types import BotCommand, BotCommandScopeChat, CallbackQuery
 
-__all__ = ["PollingGuard", "TokenRefused", "check_token", "say", "ack", "close_prompt", "EXIT_CONFLICT"]
+from bots import texts
+from bots.i18n import RUSSIAN_READERS, language_for, speaking
+
+__all__ = ["PollingGuard", "TokenRefused", "check_token", "say", "ack", "close_prompt", "set_command_menus",
+           "set_command_menu", "EXIT_CONFLICT"]
 
 log = logging.getLogger(__name__)
 EXIT_CONFLICT = 3  # the exit code when another process kept polling with the same token
@@ -91,3 +95,21 @@ def close_prompt(telegram: TeleBot, call: CallbackQuery, text: str) -> None:
         telegram.edit_message_text(text, call.message.chat.id, call.message.message_id)
     except (ApiException, RequestException) as exc:
         log.info("could not close a prompt: %s", exc)
+
+
+def set_command_menus(telegram: TeleBot) -> None:
+    """The command menu in English for everyone, and in Russian for the interfaces whose users read it."""
+    set_command_menu(telegram)
+    for code in sorted(RUSSIAN_READERS):
+        with speaking(language_for(code)):
+            set_command_menu(telegram, language_code=code)
+
+
+def set_command_menu(telegram: TeleBot, scope: BotCommandScopeChat | None = None,
+                     language_code: str | None = None) -> None:
+    """The menu in the current language, for `scope` (None: every chat) and users of `language_code`."""
+    try:
+        telegram.set_my_commands([BotCommand(name, what) for name, what in texts.commands().items()],
+                                 scope=scope, language_code=language_code)
+    except (ApiException, RequestException) as exc:
+        log.warning("could not set the command menu: %s", exc)

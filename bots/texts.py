@@ -1,7 +1,15 @@
-"""Everything the bots say, in one place, so wording stays short, friendly and consistent."""
+"""Everything the bots say, in one place, so wording stays short, friendly and consistent.
+
+Written in English and said in the current user's language (`bots.i18n`): the functions translate when
+called, and the constants (`texts.ASK_STYLE`) when read, through this module's `__getattr__`, so each
+reading speaks the language of whoever is being answered. The Russian is in bots/locales/ru.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from bots.i18n import N_, ngettext
+from bots.i18n import gettext as _
 
 MB = 1024 * 1024
 
@@ -13,116 +21,180 @@ class Step:
     STYLE = "style"
 
 
-def help_text(backbone_labels: Sequence[str], upscaling: bool) -> str:
-    lines = ["🎨 I repaint your photo in the style of a painting.",
-             "Send me a photo, then a painting whose style you like (or pick one of mine).",
-             "You get a quick version in seconds; paint it fully for the finest result (a few minutes).",
-             "⚡ styles are ready in seconds too (🖼 Preview all shows them all)."]
+_CONSTANTS = {
+    "ASK_STYLE": N_("Got your photo 👍 Now send a painting whose style you like, or pick one of mine "
+                    "(⚡ ones take seconds):"),
+    "ASK_STYLE_AGAIN": N_("Same photo, new style: send a painting, or pick one of mine (⚡ ones take seconds):"),
+    "PREVIEW_ALL": N_("🖼 Preview all"),
+    "PREVIEW_CHOSEN": N_("🖼 Your photo in every ⚡ style, coming up…"),
+    "PREVIEWED": N_("Like one? Pick it for your photo at full size, or send a painting of your own:"),
+    "STYLE_CHOSEN": N_("Style: {title}"),
+    "COMPARE_BOTH": N_("⚖️ Compare both"),
+    "DOWNLOAD_FAILED": N_("I couldn't download your picture from Telegram. Please send it again."),
+    "HANDLER_FAILED": N_("😵 Sorry, something went wrong on my side. Please try again."),
+    "CANCELLED_DRAFT": N_("Okay, I've forgotten that photo. Send a new one whenever you like."),
+    "CANCELLED_QUEUED": N_("Removed your request from the queue."),
+    "CANCELLING_RUNNING": N_("Stopping your job…"),
+    "NOTHING_TO_CANCEL": N_("Nothing to cancel. Send me a photo to start."),
+    "CANCELLED": N_("🛑 Cancelled."),
+    "NOT_FINISHED": N_("❌ Not finished."),
+    "RESUMED": N_("🔧 I restarted while painting your picture. No need to send anything: it's on its way."),
+    "RESUMED_FAILED": N_("😵 Sorry, I restarted twice while working on your picture and had to give up. "
+                         "Please send it again."),
+    "WORKER_RETRYING": N_("😵 My painter crashed while working on your picture. Trying once more, no need to "
+                          "send anything…"),
+    "WORKER_FAILED": N_("😵 Sorry, my painter crashed twice on your picture, so I gave up. Please try another "
+                        "picture or size."),
+    "BUSY": N_("😓 I'm very busy right now and can't take your request. Please try again in a minute."),
+    "QUEUE_FULL": N_("😓 I'm very busy: the queue is full. Please try again in a few minutes."),
+    "JOB_FAILED": N_("😵 Sorry, something went wrong while working on your picture. It has been logged; "
+                     "please try again."),
+    "EXPIRED_BUTTON": N_("This button has expired. Send a new photo to start again."),
+    "QUICK_STAGE": N_("⚡ A quick version…"),
+    "UPSCALING": N_("🔍 Upscaling ×4…"),
+    "COMPARED": N_("Which one do you like? Upscale it, or try another style."),
+    "ALBUM_TAKEN": N_("📎 Two pictures: the first is your photo, the second the painting."),
+    "ALBUM_PICK": N_("📎 I took the first picture as your photo. Which one is the painting? Tap its number, "
+                     "or pick one of my styles:"),
+    "ASK_LANGUAGE": N_("🌐 Which language shall I speak?"),
+    "LANGUAGE_CHOSEN": N_("Okay, I'll speak English from now on."),
+    # buttons
+    "NEW_STYLE": N_("🎨 New style"),
+    "UPSCALE": N_("🔍 Upscale ×4"),
+    "PAINT_FULLY": N_("🎨 Paint fully"),
+    "ASK_EACH_TIME": N_("Ask me"),
+}
+
+
+def __getattr__(name: str) -> str:
+    """A constant above, in the current language (PEP 562: read at each use, never at import)."""
+    try:
+        return _(_CONSTANTS[name])
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def help_text(backbone_labels: Sequence[str], upscaling: bool, in_group: bool = False) -> str:
+    lines = [_("🎨 I repaint your photo in the style of a painting."),
+             _("Send me a photo, then a painting whose style you like (or pick one of mine). "
+               "Or both at once, as an album of two."),
+             _("You get a quick version in seconds; paint it fully for the finest result (a few minutes)."),
+             _("⚡ styles are ready in seconds too (🖼 Preview all shows them all).")]
     if len(backbone_labels) > 1:
-        extra = " and upscale results ×4" if upscaling else ""
-        lines.append(f"I paint with {' or '.join(backbone_labels)}, can compare them side by side{extra}.")
-    lines.append("/settings: strength, size, colours · /cancel: stop at any time")
+        networks = _("{one} or {other}").format(one=", ".join(backbone_labels[:-1]), other=backbone_labels[-1])
+        lines.append(_("I paint with {networks} and can compare them side by side, and upscale results ×4.")
+                     .format(networks=networks) if upscaling else
+                     _("I paint with {networks} and can compare them side by side.").format(networks=networks))
+    if in_group:
+        lines.append(_("In a group, reply to one of my messages with your pictures."))
+    lines.append(_("/settings: strength, size, colours · /language · /cancel: stop at any time"))
     return "\n".join(lines)
 
 
-HELP_STEP = {
-    Step.CONTENT: "",
-    Step.STYLE: "\n\nRight now I'm waiting for the style picture.",
-}
+def help_step(step: str) -> str:
+    """What /help adds to say where the user is now."""
+    return "\n\n" + _("Right now I'm waiting for the style picture.") if step == Step.STYLE else ""
 
-ASK_STYLE = ("Got your photo 👍 Now send a painting whose style you like, or pick one of mine "
-             "(⚡ ones take seconds):")
-ASK_STYLE_AGAIN = "Same photo, new style: send a painting, or pick one of mine (⚡ ones take seconds):"
-PREVIEW_ALL = "🖼 Preview all"
-PREVIEW_CHOSEN = "🖼 Your photo in every ⚡ style, coming up…"
-PREVIEWED = "Like one? Pick it for your photo at full size, or send a painting of your own:"
-STYLE_CHOSEN = "Style: {title}"
-COMPARE_BOTH = "⚖️ Compare both"
 
-HINTS = {
-    Step.CONTENT: "Send me a photo to repaint 📷 (or /help).",
-    Step.STYLE: "Now I need the style: send a painting (photo or image file), or pick one of the styles above.",
-}
-WRONG_KIND = {
-    "text": "",
-    "picture": "",
-    "command": "I don't know that command. ",
-    "sticker": "Stickers can't be repainted. ",
-    "video": "I can only paint still pictures, not videos. ",
-    "document": "That file isn't a picture I can read (JPEG, PNG, WebP, BMP, TIFF or GIF). ",
-    "other": "I can't use that. ",
+def hint(step: str) -> str:
+    """What to send next, at `step`."""
+    if step == Step.STYLE:
+        return _("Now I need the style: send a painting (photo or image file), or pick one of the styles above.")
+    return _("Send me a photo to repaint 📷 (or /help).")
+
+
+_WRONG_KIND = {
+    "command": N_("I don't know that command."),
+    "sticker": N_("Stickers can't be repainted."),
+    "video": N_("I can only paint still pictures, not videos."),
+    "document": N_("That file isn't a picture I can read (JPEG, PNG, WebP, BMP, TIFF or GIF)."),
+    "other": N_("I can't use that."),
 }
 
 
 def wrong_input(kind: str, step: str) -> str:
-    return WRONG_KIND.get(kind, WRONG_KIND["other"]) + HINTS[step]
+    """The answer to an input the bot cannot use at `step`: what was wrong (nothing for text or a picture),
+    then what to send."""
+    if kind in ("text", "picture"):
+        return hint(step)
+    return f"{_(_WRONG_KIND.get(kind, _WRONG_KIND['other']))} {hint(step)}"
 
 
 def too_big(size: int | None, limit: int) -> str:
-    what = f"That file is {size / MB:.0f} MB" if size else "That file is too big"
-    return (f"{what}; I can only download files up to {limit / MB:.0f} MB. "
-            "Send it as a photo, or a smaller file.")
+    if size:
+        return _("That file is {size} MB; I can only download files up to {limit} MB. Send it as a photo, or a "
+                 "smaller file.").format(size=f"{size / MB:.0f}", limit=f"{limit / MB:.0f}")
+    return _("That file is too big; I can only download files up to {limit} MB. Send it as a photo, or a smaller "
+             "file.").format(limit=f"{limit / MB:.0f}")
 
 
-def refused_image(reason: str) -> str:
-    return f"I can't use this picture: {reason} Please send another one."
+_REFUSALS = {
+    "too_large": N_("it is too large; the most I take is {megapixels} megapixels."),
+    "too_small": N_("it is too small ({width}×{height}); each side needs at least {min_side} px."),
+    "too_narrow": N_("it is too narrow: at {width}×{height} a side would be under {min_side} px."),
+    "not_an_image": N_("it isn't a picture I can read (JPEG, PNG, WebP, BMP, TIFF or GIF)."),
+    "damaged": N_("the file is damaged or cut short."),
+    "unreadable": N_("I couldn't read it."),
+    "not_found": N_("the file is gone."),
+    "style_gone": N_("that style no longer exists."),
+}
 
 
-DOWNLOAD_FAILED = "I couldn't download your picture from Telegram. Please send it again."
-HANDLER_FAILED = "😵 Sorry, something went wrong on my side. Please try again."
-
-CANCELLED_DRAFT = "Okay, I've forgotten that photo. Send a new one whenever you like."
-CANCELLED_QUEUED = "Removed your request from the queue."
-CANCELLING_RUNNING = "Stopping your job…"
-NOTHING_TO_CANCEL = "Nothing to cancel. Send me a photo to start."
-CANCELLED = "🛑 Cancelled."
-NOT_FINISHED = "❌ Not finished."
-RESUMED = "🔧 I restarted while painting your picture. No need to send anything: it's on its way."
-RESUMED_FAILED = ("😵 Sorry, I restarted twice while working on your picture and had to give up. "
-                  "Please send it again.")
-WORKER_RETRYING = "😵 My painter crashed while working on your picture. Trying once more, no need to send anything…"
-WORKER_FAILED = "😵 Sorry, my painter crashed twice on your picture, so I gave up. Please try another picture or size."
-BUSY = "😓 I'm very busy right now and can't take your request. Please try again in a minute."
-QUEUE_FULL = "😓 I'm very busy: the queue is full. Please try again in a few minutes."
-JOB_FAILED = "😵 Sorry, something went wrong while working on your picture. It has been logged; please try again."
-EXPIRED_BUTTON = "This button has expired. Send a new photo to start again."
-FORGOTTEN_RESULT = "I no longer have that picture (I keep results for {days} days). Please send your photo again."
+def refused_image(reason: str, details: dict[str, object] | None = None) -> str:
+    """Why a picture is refused (an engine's `ImageError` reason and its details), and what to do."""
+    why = _(_REFUSALS.get(reason, _REFUSALS["unreadable"])).format(**(details or {}))
+    return _("I can't use this picture: {why} Please send another one.").format(why=why)
 
 
 def forgotten_result(days: float) -> str:
-    return FORGOTTEN_RESULT.format(days=f"{days:g}")
+    # a fraction of a day takes the form of 2 in both languages ("0.5 days", "0,5 дня")
+    count = int(days) if days == int(days) else 2
+    return ngettext("I no longer have that picture (I keep results for {days} day). Please send your photo again.",
+                    "I no longer have that picture (I keep results for {days} days). Please send your photo "
+                    "again.", count).format(days=f"{days:g}")
 
 
 def rate_limited(per_hour: int, seconds: float) -> str:
     minutes = max(1, round(seconds / 60))
-    return (f"🐢 That's {per_hour} pictures in the last hour, the most I paint for one person. "
-            f"Please try again in {minutes} min.")
+    return ngettext("🐢 That's {count} picture in the last hour, the most I paint for one person. Please try "
+                    "again in {minutes} min.",
+                    "🐢 That's {count} pictures in the last hour, the most I paint for one person. Please try "
+                    "again in {minutes} min.", per_hour).format(count=per_hour, minutes=minutes)
 
 
 def stats(uptime_s: float, lanes: dict[str, tuple[int, int]], counts: dict[str, int],
           times: dict[str, tuple[float, float, int]], restarts: int, chat_mb: float,
           workers: list[tuple[str, float | None]]) -> str:
-    """The admins' /stats: `times` maps a kind of job to (p50 s, p95 s, count) over the last 24 h."""
+    """The admins' /stats: `counts` of delivered, failed and cancelled jobs, `times` maps a kind of job to
+    (p50 s, p95 s, count) over the last 24 h."""
     hours, rest = divmod(int(uptime_s), 3600)
-    lines = [f"📊 Up {hours} h {rest // 60} min",
-             "Lanes (waiting / running): " + ", ".join(f"{lane} {w} / {r}" for lane, (w, r) in lanes.items()),
-             "Last 24 h: " + ", ".join(f"{n} {what}" for what, n in counts.items())]
-    lines += [f"• {kind}: p50 {p50:.1f} s, p95 {p95:.1f} s ({n} jobs)" for kind, (p50, p95, n) in times.items()]
-    lines.append(f"Worker restarts: {restarts}")
-    memory = ", ".join(f"{name} {mb:.0f} MB" if mb is not None else f"{name} (down)" for name, mb in workers)
-    lines.append(f"Memory: chat {chat_mb:.0f} MB" + (f"; workers: {memory}" if memory else ""))
+    outcomes = {"delivered": N_("{count} delivered"), "failed": N_("{count} failed"),
+                "cancelled": N_("{count} cancelled")}
+    lines = [_("📊 Up {hours} h {minutes} min").format(hours=hours, minutes=rest // 60),
+             _("Lanes (waiting / running): ") + ", ".join(f"{lane} {w} / {r}" for lane, (w, r) in lanes.items()),
+             _("Last 24 h: ") + ", ".join(_(outcomes[what]).format(count=n) for what, n in counts.items())]
+    lines += [ngettext("• {kind}: p50 {p50} s, p95 {p95} s ({count} job)",
+                       "• {kind}: p50 {p50} s, p95 {p95} s ({count} jobs)", n)
+              .format(kind=kind, p50=f"{p50:.1f}", p95=f"{p95:.1f}", count=n) for kind, (p50, p95, n) in times.items()]
+    lines.append(_("Worker restarts: {count}").format(count=restarts))
+    memory = ", ".join(f"{name} {mb:.0f} MB" if mb is not None else _("{name} (down)").format(name=name)
+                       for name, mb in workers)
+    lines.append(_("Memory: chat {mb} MB").format(mb=f"{chat_mb:.0f}")
+                 + (_("; workers: {memory}").format(memory=memory) if memory else ""))
     return "\n".join(lines)
 
 
 def already_queued(position: int) -> str:
-    where = "in progress" if position == 0 else f"waiting at #{position} in the queue"
-    return f"You already have a job {where}. Wait for it to finish, or /cancel it."
+    if position == 0:
+        return _("You already have a job in progress. Wait for it to finish, or /cancel it.")
+    return _("You already have a job waiting at #{position} in the queue. Wait for it to finish, or /cancel it."
+             ).format(position=position)
 
 
 def queued(position: int) -> str:
     if position == 0:
-        return "⏳ Starting…"
-    return f"⏳ You're #{position} in the queue. I'll start as soon as a painter is free."
+        return _("⏳ Starting…")
+    return _("⏳ You're #{position} in the queue. I'll start as soon as a painter is free.").format(position=position)
 
 
 def _stage(stage: int, stages: int) -> str:
@@ -130,80 +202,91 @@ def _stage(stage: int, stages: int) -> str:
 
 
 def painting(label: str, stage: int, stages: int) -> str:
-    return f"🎨 Painting with {label}{_stage(stage, stages)}…"
+    return _("🎨 Painting with {network}").format(network=label) + f"{_stage(stage, stages)}…"
 
 
 def painting_instant(title: str, stage: int, stages: int) -> str:
     return f"{title}{_stage(stage, stages)}…"
 
 
-QUICK_STAGE = "⚡ A quick version…"
-
-
 def quick_caption(seconds: float, painting_follows: bool) -> str:
-    then = ("The full painting is on its way (a few minutes)." if painting_follows
-            else "Paint it fully for the finest result (a few minutes):")
-    return f"⚡ Quick version — {seconds:.1f} s. {then}"
-
-
-UPSCALING = "🔍 Upscaling ×4…"
+    if painting_follows:
+        return _("⚡ Quick version — {seconds} s. The full painting is on its way (a few minutes)."
+                 ).format(seconds=f"{seconds:.1f}")
+    return _("⚡ Quick version — {seconds} s. Paint it fully for the finest result (a few minutes):"
+             ).format(seconds=f"{seconds:.1f}")
 
 
 def done(seconds: float) -> str:
-    return f"✅ Done in {seconds:.1f} s."
+    return _("✅ Done in {seconds} s.").format(seconds=f"{seconds:.1f}")
 
 
 def result_caption(label: str, seconds: float) -> str:
-    return f"{label} — {seconds:.1f} s"
-
-
-COMPARED = "Which one do you like? Upscale it, or try another style."
+    return _("{title} — {seconds} s").format(title=label, seconds=f"{seconds:.1f}")
 
 
 def upscaled(width: int, height: int) -> str:
-    return f"Upscaled ×4: {width}×{height} px, as a file so Telegram keeps every pixel."
+    return _("Upscaled ×4: {width}×{height} px, as a file so Telegram keeps every pixel.").format(
+        width=width, height=height)
+
+
+def album_choice(number: int) -> str:
+    """The button that picks the album's picture `number` (counted from 1) as the painting."""
+    return _("🖼 Picture {number}").format(number=number)
 
 
 # ---- buttons ---------------------------------------------------------------------------------------
-NEW_STYLE = "🎨 New style"
-UPSCALE = "🔍 Upscale ×4"
-
-
-PAINT_FULLY = "🎨 Paint fully"
-
-
 def paint_with(label: str) -> str:
-    return f"🎨 Paint with {label}"
+    return _("🎨 Paint with {network}").format(network=label)
 
 
 def try_backbone(label: str) -> str:
-    return f"🔁 Try {label}"
+    return _("🔁 Try {network}").format(network=label)
 
 
 def upscale_one(label: str) -> str:
-    return f"🔍 Upscale {label} ×4"
+    return _("🔍 Upscale {network} ×4").format(network=label)
 
 
 # ---- /settings -------------------------------------------------------------------------------------
-STRENGTH_LABELS = {"soft": "Soft", "normal": "Normal", "strong": "Strong"}
-COLOURS = {False: "Painting's colours", True: "Photo's colours"}
-ASK_EACH_TIME = "Ask me"
+_STRENGTHS = {"soft": N_("Soft"), "normal": N_("Normal"), "strong": N_("Strong")}
+_STRENGTHS_IN_TEXT = {"soft": N_("soft"), "normal": N_("normal"), "strong": N_("strong")}
+
+
+def strength_label(strength: str) -> str:
+    return _(_STRENGTHS[strength])
+
+
+def colours_label(keep_colors: bool) -> str:
+    return _("Photo's colours") if keep_colors else _("Painting's colours")
 
 
 def settings_text(strength: str, size: int, keep_colors: bool, full_with: str | None) -> str:
     """The /settings message; `full_with`: the network that paints fully right after the quick version
     ("" on a bot with one network), None to ask each time."""
-    after = "ask me" if full_with is None else f"paint fully{f' with {full_with}' if full_with else ''}"
-    lines = ["⚙️ Your settings, used for your next pictures. Tap to change:",
-             f"• Style strength: {STRENGTH_LABELS[strength].lower()}", f"• Size: {size} px",
-             f"• Colours: {'from your photo' if keep_colors else 'from the painting'}",
-             f"• After the quick version: {after}"]
+    if full_with is None:
+        after = _("ask me")
+    elif full_with:
+        after = _("paint fully with {network}").format(network=full_with)
+    else:
+        after = _("paint fully")
+    lines = [_("⚙️ Your settings, used for your next pictures. Tap to change:"),
+             _("• Style strength: {strength}").format(strength=_(_STRENGTHS_IN_TEXT[strength])),
+             _("• Size: {size} px").format(size=size),
+             _("• Colours: from your photo") if keep_colors else _("• Colours: from the painting"),
+             _("• After the quick version: {after}").format(after=after)]
     return "\n".join(lines)
 
 
-COMMANDS = {
-    "start": "what I do",
-    "help": "how to use me",
-    "settings": "strength, size, colours",
-    "cancel": "stop the current request",
+_COMMANDS = {
+    "start": N_("what I do"),
+    "help": N_("how to use me"),
+    "settings": N_("strength, size, colours"),
+    "language": N_("English or Russian"),
+    "cancel": N_("stop the current request"),
 }
+
+
+def commands() -> dict[str, str]:
+    """The command menu: each command and what it does."""
+    return {name: _(what) for name, what in _COMMANDS.items()}

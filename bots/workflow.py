@@ -48,7 +48,7 @@ class Style:
         """The built-in style's file; ImageError if the key is unknown (a button from an old version)."""
         style = builtin_style(self.builtin or "")
         if style is None:
-            raise ImageError(f"The style {self.builtin!r} no longer exists.")
+            raise ImageError(f"The style {self.builtin!r} no longer exists.", "style_gone")
         return style.path
 
 

@@ -1,7 +1,8 @@
 """Whole conversations with a real bot: a StyleBot polling the fake Bot API server, and users that talk to it.
 
 `BotUnderTest` starts a bot (real telebot client, real engines at a tiny size) in a thread and stops it
-cleanly; `User` sends what a person would send and waits for what the bot answers. Nothing is mocked:
+cleanly; `User` sends what a person would send (in a private chat, or in a group chat as one of its members)
+and waits for what the bot answers. Nothing is mocked:
 every step goes through HTTP, telebot, the handlers, the job queue and the engines.
 """
 from __future__ import annotations
@@ -59,6 +60,7 @@ class BotUnderTest:
         self.temp_dir = bot.config.temp_dir
         self._thread = threading.Thread(target=bot.run, name="bot-under-test", daemon=True)
         self._stopped = False
+        self._groups: set[int] = set()  # group chats registered with the fake server
 
     @classmethod
     def start(cls, bot_class: type[StyleBot], api: FakeBotApi, engines: Engines | None, temp_dir: Path,
@@ -83,6 +85,7 @@ class BotUnderTest:
         """Stop this bot and start the same one again on the same data folder (a deploy, a reboot)."""
         self.stop()
         running = BotUnderTest(type(self.bot)(self.bot.config, self.engines), self.api, self.engines)
+        running._groups = self._groups  # the fake server still knows them
         running.bot.start()
         running._thread.start()
         return running
@@ -91,8 +94,20 @@ class BotUnderTest:
     def asks_backbone(self) -> bool:
         return len(self.bot.backbones) > 1
 
-    def user(self, chat_id: int) -> User:
+    def user(self, chat_id: int, language_code: str | None = "en") -> User:
+        """A person in a private chat, whose Telegram app speaks `language_code` (None: Telegram sends none)."""
+        if language_code != "en":
+            self.api.set_user_language(chat_id, language_code)
         return User(self, chat_id)
+
+    def group_member(self, group_id: int, user_id: int, language_code: str | None = "en") -> User:
+        """`user_id` writing in the group chat `group_id` (negative, as in Telegram; registered on first use)."""
+        if group_id not in self._groups:
+            self.api.add_group(group_id)
+            self._groups.add(group_id)
+        if language_code != "en":
+            self.api.set_user_language(user_id, language_code)
+        return User(self, group_id, user_id)
 
     def job_files(self) -> list[Path]:
         """What jobs left in the temporary folder (should be nothing once they ended)."""
@@ -100,31 +115,40 @@ class BotUnderTest:
 
 
 class User:
-    """One person in a private chat with the bot (chat id = user id)."""
+    """One person talking to the bot in a chat: a private one (chat id = user id, the default), or a group chat
+    as user_id.  What it sends and waits for is in that chat; reply_to is a message id in it."""
 
-    def __init__(self, running: BotUnderTest, chat_id: int) -> None:
+    def __init__(self, running: BotUnderTest, chat_id: int, user_id: int | None = None) -> None:
         self.running, self.api, self.chat_id = running, running.api, chat_id
+        self.user_id = chat_id if user_id is None else user_id
 
     # ---- saying things ----------------------------------------------------------------------------------
-    def says(self, text: str) -> int:
+    def says(self, text: str, reply_to: int | None = None) -> int:
         """Send a text; returns the call-log mark to wait for the answer from."""
         since = self.api.mark()
-        self.api.send_text(self.chat_id, text)
+        self.api.send_text(self.chat_id, text, user_id=self.user_id, reply_to=reply_to)
         return since
 
-    def sends_photo(self, data: bytes | None = None) -> int:
+    def sends_photo(self, data: bytes | None = None, caption: str | None = None, reply_to: int | None = None) -> int:
         since = self.api.mark()
-        self.api.send_photo(self.chat_id, data or photo_bytes())
+        self.api.send_photo(self.chat_id, data or photo_bytes(), caption, user_id=self.user_id, reply_to=reply_to)
+        return since
+
+    def sends_album(self, pictures: list[bytes], caption: str | None = None, as_documents: bool = False,
+                    gap: float = 0.0) -> int:
+        """Send 2-10 pictures as one album (see FakeBotApi.send_album)."""
+        since = self.api.mark()
+        self.api.send_album(self.chat_id, pictures, self.user_id, caption, as_documents, gap)
         return since
 
     def sends_file(self, data: bytes, name: str, mime: str | None = None, size: int | None = None) -> int:
         since = self.api.mark()
-        self.api.send_document(self.chat_id, data, name, mime, file_size=size)
+        self.api.send_document(self.chat_id, data, name, mime, file_size=size, user_id=self.user_id)
         return since
 
     def presses(self, message: dict, data: str) -> int:
         since = self.api.mark()
-        self.api.press_button(self.chat_id, message["message_id"], data)
+        self.api.press_button(self.chat_id, message["message_id"], data, self.user_id)
         return since
 
     def taps(self, message: dict, text: str) -> int:
@@ -145,7 +169,7 @@ class User:
 
     def waits_for_job_end(self, timeout: float = 30.0) -> None:
         """Until the user has no job in the queue (its task, temporary folder included, is over)."""
-        wait_until(lambda: self.running.bot.runner.active(self.chat_id) is None, timeout)
+        wait_until(lambda: self.running.bot.runner.active(self.user_id) is None, timeout)
 
     # ---- the main flow, step by step --------------------------------------------------------------------
     def starts_with_photo(self, data: bytes | None = None) -> dict:

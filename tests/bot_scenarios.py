@@ -143,7 +143,7 @@ def wrong_input_at_every_step(bot: BotUnderTest) -> None:
         reply = user.gets(expected, send)
         assert reply["reply_to_message"]["chat"]["id"] == user.chat_id
 
-    content_hint = texts.HINTS[texts.Step.CONTENT]
+    content_hint = texts.hint(texts.Step.CONTENT)
     hint(user.says("hello"), content_hint)
     hint(user.says("/paint"), "I don't know that command. " + content_hint)
     since = user.api.mark()
@@ -156,18 +156,19 @@ def wrong_input_at_every_step(bot: BotUnderTest) -> None:
     hint(user.sends_file(b"\xff\xd8" + b"0" * 100, "big.jpg", "image/jpeg", size=25 * MB),
          "I can only download files up to 20 MB")
     hint(user.sends_file(b"this is not a jpeg", "broken.jpg", "image/jpeg"),
-         "I can't use this picture: This is not an image I can read")
-    hint(user.sends_photo(photo_bytes((20, 20))), "I can't use this picture: The image is too small")
+         "I can't use this picture: it isn't a picture I can read")
+    hint(user.sends_photo(photo_bytes((20, 20))), "I can't use this picture: it is too small (20×20)")
     bomb = write_png_bomb(bot.temp_dir.parent / "bomb.png").read_bytes()  # 20000x20000 in 400 KB
-    hint(user.sends_file(bomb, "bomb.png", "image/png"), "I can't use this picture: The image is too large")
+    hint(user.sends_file(bomb, "bomb.png", "image/png"),
+         "I can't use this picture: it is too large; the most I take is 64 megapixels")
 
     prompt = user.starts_with_photo()
-    style_hint = texts.HINTS[texts.Step.STYLE]
+    style_hint = texts.hint(texts.Step.STYLE)
     hint(user.says("van gogh please"), style_hint)
     since = user.api.mark()
     user.api.send_sticker(user.chat_id)
     hint(since, "Stickers can't be repainted. " + style_hint)
-    hint(user.sends_photo(photo_bytes((20, 20))), "The image is too small")
+    hint(user.sends_photo(photo_bytes((20, 20))), "it is too small")
     assert "waiting for the style" in user.gets("I repaint", user.says("/help"))["text"]
 
     user.gets(texts.CANCELLED_DRAFT, user.says("/cancel"))

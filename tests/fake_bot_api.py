@@ -11,6 +11,9 @@ Telegram under load misbehaves, and so can the fake, to test a bot's retry polic
 answer at all); the faulted calls stay in the log (`calls`, `faults`), so a test can count the attempts.
 Webhooks as in Telegram: setWebhook records what it got (`webhook`), getUpdates is refused with 409 while one is
 set, and `post_update` delivers a pending update to the bot's own HTTP server as Telegram would post it.
+Users may speak another language (`set_user_language`), write in group chats (`add_group`), reply to a message
+(`reply_to=`) and send albums (`send_album`), so a bot's translations, group handling and album grouping are
+tested through the same updates Telegram sends.
 
 Usage:  with FakeBotApi() as api:  api.install(); ...   or, in conftest.py:
         @pytest.fixture
@@ -225,6 +228,8 @@ class FakeBotApi:
                          "username": "stylebot_test_bot", "can_join_groups": True,
                          "can_read_all_group_messages": False, "supports_inline_queries": False}
         self.commands: list[dict] = []  # the last setMyCommands
+        self.commands_by_language: dict[str | None, list[dict]] = {}  # setMyCommands by language_code (None: all)
+        self.commands_by_scope: dict[tuple[str, str | None], list[dict]] = {}  # by (scope type, language_code)
         self.poll_count = 0  # getUpdates calls run (kept out of `calls`: they would drown the log; see `faults`)
         self.polls_refused = 0  # getUpdates calls refused (409) because a webhook was set
         self.webhook: dict | None = None  # the last setWebhook's url, secret_token and allowed_updates; None: polling
@@ -240,6 +245,8 @@ class FakeBotApi:
         self._faults: list[Call] = []
         self._closing = threading.Event()  # wakes stalls up on close()
         self._callbacks: set[str] = set()
+        self._languages: dict[int, str | None] = {}  # users' interface languages, where set (else "en")
+        self._groups: dict[int, dict] = {}  # group chats' Chat objects, by chat id
         self._closed, self._poll_epoch = False, 0
         self._saved_urls: tuple[Any, Any] | None = None
         self._server: ThreadingHTTPServer | None = None
@@ -309,25 +316,65 @@ class FakeBotApi:
         with self._cond:
             return self._register(data, file_path_hint, file_size).file_id
 
-    def send_text(self, chat_id: int, text: str, user_id: int | None = None) -> dict:
-        """A user's text message; "/cmd ..." gets its bot_command entity."""
+    def set_user_language(self, user_id: int, language_code: str | None) -> None:
+        """The interface language the user's "from" carries from now on (None: no language_code, as Telegram
+        leaves it out for some users); "en" for users never set."""
+        with self._cond:
+            self._languages[user_id] = language_code
+
+    def add_group(self, chat_id: int, title: str = "Group", kind: str = "group") -> None:
+        """Make `chat_id` a group chat (kind "group" or "supergroup"; ids negative, as in Telegram): users'
+        messages there need a user_id, the sender."""
+        assert chat_id < 0 and kind in ("group", "supergroup"), f"not a group chat: {chat_id} {kind}"
+        with self._cond:
+            self._groups[chat_id] = {"id": chat_id, "type": kind, "title": title}
+
+    def send_text(self, chat_id: int, text: str, user_id: int | None = None, reply_to: int | None = None) -> dict:
+        """A user's text message; "/cmd ..." (or "/cmd@bot_name ...") gets its bot_command entity; reply_to: the
+        id of the message in this chat it answers."""
         extra = {"entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]} \
             if text.startswith("/") else {}
-        return self._user_message(chat_id, user_id, text=text, **extra)
+        return self._user_message(chat_id, user_id, reply_to, text=text, **extra)
 
     def send_photo(self, chat_id: int, image_bytes: bytes, caption: str | None = None,
-                   sizes: tuple[int, ...] = (90, 320, 800), user_id: int | None = None) -> dict:
+                   sizes: tuple[int, ...] = (90, 320, 800), user_id: int | None = None,
+                   reply_to: int | None = None) -> dict:
         """A user's photo: JPEG thumbnails no longer than `sizes` (smaller than the image), then the original
         bytes as the largest PhotoSize, so a bot that takes photo[-1] downloads exactly `image_bytes`."""
         with self._cond:
             photo = self._photo_sizes(image_bytes, sizes)
-        return self._user_message(chat_id, user_id, photo=photo, **({"caption": caption} if caption else {}))
+        return self._user_message(chat_id, user_id, reply_to, photo=photo, **({"caption": caption} if caption else {}))
 
     def send_document(self, chat_id: int, data: bytes, file_name: str = "file.bin", mime_type: str | None = None,
-                      file_size: int | None = None, caption: str | None = None, user_id: int | None = None) -> dict:
+                      file_size: int | None = None, caption: str | None = None, user_id: int | None = None,
+                      reply_to: int | None = None) -> dict:
         with self._cond:
             doc = self._media_obj("document", data, file_name, mime_type, file_size)
-        return self._user_message(chat_id, user_id, document=doc, **({"caption": caption} if caption else {}))
+        return self._user_message(chat_id, user_id, reply_to, document=doc, **({"caption": caption} if caption else {}))
+
+    def send_album(self, chat_id: int, pictures: list[bytes], user_id: int | None = None, caption: str | None = None,
+                   as_documents: bool = False, gap: float = 0.0) -> list[dict]:
+        """A user's album of 2-10 pictures, as Telegram sends it: one message each (consecutive ids, all stored at
+        once) sharing a fresh media_group_id, the caption on the first only.  Photos as in send_photo, or with
+        as_documents image files photo1.jpg, photo2.jpg...  gap: seconds between the items' updates, so they
+        may come in different getUpdates batches; 0 pushes them together (one getUpdates returns them all)."""
+        assert 2 <= len(pictures) <= 10, f"an album has 2-10 items, not {len(pictures)}"
+        with self._cond:
+            group = str(10**17 + next(self._ids))
+            items = [{"document": self._media_obj("document", data, f"photo{i}.jpg", "image/jpeg", None)}
+                     if as_documents else {"photo": self._photo_sizes(data)} for i, data in enumerate(pictures, 1)]
+            if caption:
+                items[0]["caption"] = caption
+            msgs = [copy.deepcopy(self._new_message(chat_id, False, user_id, len(self._calls), media_group_id=group,
+                                                    **item).data) for item in items]
+            at_once = msgs[:1] if gap else msgs
+            for msg in at_once:
+                self._push_update(message=copy.deepcopy(msg))
+        for msg in msgs[len(at_once):]:
+            time.sleep(gap)
+            with self._cond:
+                self._push_update(message=copy.deepcopy(msg))
+        return msgs
 
     def send_sticker(self, chat_id: int, user_id: int | None = None) -> dict:
         with self._cond:
@@ -341,15 +388,17 @@ class FakeBotApi:
         return self._user_message(chat_id, user_id, video=video)
 
     def press_button(self, chat_id: int, message_id: int, data: str, user_id: int | None = None) -> str:
-        """A callback_query for the bot's inline button carrying `data`; returns the query id."""
+        """A callback_query for the bot's inline button carrying `data`; returns the query id.  In a group,
+        user_id (who pressed) is required."""
         with self._cond:
             msg = self._msgs.get(chat_id, {}).get(message_id)
             if msg is None or msg.deleted or data not in [d for _, d in self.inline_buttons(msg.data)]:
                 raise AssertionError(f"FakeBotApi: no inline button {data!r} on message {message_id} in chat "
                                      f"{chat_id}.\n{self._dump(chat_id)}")
+            sender = self._sender(chat_id, user_id)
             qid = str(10**15 + next(self._ids))
             self._callbacks.add(qid)
-            self._push_update(callback_query={"id": qid, "from": self._user(user_id or chat_id), "data": data,
+            self._push_update(callback_query={"id": qid, "from": sender, "data": data,
                                               "message": copy.deepcopy(msg.data), "chat_instance": str(-chat_id)})
             return qid
 
@@ -536,20 +585,43 @@ class FakeBotApi:
         return view
 
     def _user(self, user_id: int) -> dict:
-        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "username": f"user{user_id}",
-                "language_code": "en"}
+        user = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}", "username": f"user{user_id}"}
+        language = self._languages.get(user_id, "en")
+        return user if language is None else {**user, "language_code": language}
+
+    def _sender(self, chat_id: int, user_id: int | None) -> dict:
+        """The "from" of a user's message or button press: user_id, by default the private chat's user."""
+        if user_id is None:
+            if chat_id in self._groups:
+                raise AssertionError(f"FakeBotApi: chat {chat_id} is a group: say which user_id sends")
+            user_id = chat_id
+        return self._user(user_id)
 
     def _new_message(self, chat_id: int, from_bot: bool, user_id: int | None, seq: int, **content: Any) -> _Msg:
+        sender = self.bot_user if from_bot else self._sender(chat_id, user_id)
         mid = self._next_mid.get(chat_id, 1)
         self._next_mid[chat_id] = mid + 1
-        chat = {"id": chat_id, "type": "private", "first_name": f"User{chat_id}", "username": f"user{chat_id}"}
-        data = {"message_id": mid, "from": self.bot_user if from_bot else self._user(user_id or chat_id),
-                "chat": chat, "date": int(time.time()), **content}
+        private = {"id": chat_id, "type": "private", "first_name": f"User{chat_id}", "username": f"user{chat_id}"}
+        chat = dict(self._groups.get(chat_id) or private)
+        data = {"message_id": mid, "from": sender, "chat": chat, "date": int(time.time()), **content}
         msg = self._msgs.setdefault(chat_id, {})[mid] = _Msg(data, from_bot, seq=seq)
         return msg
 
-    def _user_message(self, chat_id: int, user_id: int | None, **content: Any) -> dict:
+    def _replied(self, chat_id: int, message_id: int) -> dict | None:
+        """A message's reply_to_message: the replied message as stored, without its own reply (as Telegram)."""
+        if (target := self._msgs.get(chat_id, {}).get(message_id)) is None:
+            return None
+        replied = copy.deepcopy(target.data)
+        replied.pop("reply_to_message", None)
+        return replied
+
+    def _user_message(self, chat_id: int, user_id: int | None, reply_to: int | None = None, **content: Any) -> dict:
         with self._cond:
+            if reply_to is not None:
+                if (replied := self._replied(chat_id, reply_to)) is None:
+                    raise AssertionError(f"FakeBotApi: no message {reply_to} to reply to in chat {chat_id}.\n"
+                                         f"{self._dump(chat_id)}")
+                content["reply_to_message"] = replied
             msg = self._new_message(chat_id, False, user_id, len(self._calls), **content)
             self._push_update(message=copy.deepcopy(msg.data))
             return copy.deepcopy(msg.data)
@@ -682,8 +754,8 @@ class FakeBotApi:
     def _bot_message(self, c: Call, **content: Any) -> dict:
         chat = self._chat(c)
         reply = c.json_param("reply_parameters") or {"message_id": int(c.params.get("reply_to_message_id") or 0)}
-        if target := self._msgs.get(chat, {}).get(reply["message_id"]):
-            content["reply_to_message"] = copy.deepcopy(target.data)
+        if replied := self._replied(chat, reply["message_id"]):
+            content["reply_to_message"] = replied
         msg = self._new_message(chat, True, None, c.index, **content)
         self._set_markup(msg, c.json_param("reply_markup"))
         return copy.deepcopy(msg.data)
@@ -761,8 +833,19 @@ class FakeBotApi:
             self._updates.clear()
 
     def _m_setmycommands(self, c: Call) -> bool:
+        """Kept by language_code and by scope type too, so a bot's menus in each language can be checked."""
         self.commands = c.json_param("commands") or []
+        language = c.params.get("language_code") or None
+        self.commands_by_language[language] = self.commands
+        self.commands_by_scope[(self._scope(c), language)] = self.commands
         return True
+
+    def _m_getmycommands(self, c: Call) -> list[dict]:
+        return copy.deepcopy(self.commands_by_scope.get((self._scope(c), c.params.get("language_code") or None), []))
+
+    @staticmethod
+    def _scope(c: Call) -> str:
+        return (c.json_param("scope") or {}).get("type", "default")
 
     def _m_sendchataction(self, c: Call) -> bool:
         self._chat(c)

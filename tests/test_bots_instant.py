@@ -221,7 +221,7 @@ def test_instant_buttons_without_a_photo_get_a_hint(start_bot) -> None:
     assert not any(c.method == "sendPhoto" for c in bot.api.calls), "only the preview album was sent"
 
     prompt = user.starts_with_photo()
-    assert user.gets(texts.HINTS[texts.Step.STYLE], user.says("make it pretty"))["reply_to_message"]
+    assert user.gets(texts.hint(texts.Step.STYLE), user.says("make it pretty"))["reply_to_message"]
     result = user.gets_photo(user.taps(prompt, "⚡ Wave"), timeout=INSTANT_WAIT)
     assert result["caption"].startswith("⚡ Wave — ")
     user.waits_for_job_end()

@@ -379,3 +379,133 @@ def test_faults_leave_no_traceback(capfd) -> None:
         assert len(api.faults) == 5 and bot.get_me().is_bot
     time.sleep(0.2)  # the second stall, woken by close()
     assert "Traceback" not in capfd.readouterr().err
+
+
+# ---- languages, groups, replies, albums, command menus ----------------------------------------------------
+GROUP = -1001
+
+
+def test_language_code_in_every_from(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    fake_api.set_user_language(CHAT, "ru")
+    fake_api.set_user_language(7, None)
+    fake_api.send_text(CHAT, "привет")
+    fake_api.send_text(7, "hi")
+    fake_api.send_text(8, "hello")
+    menu = bot.send_message(CHAT, "Pick", reply_markup=types.InlineKeyboardMarkup().add(
+        types.InlineKeyboardButton("Go", callback_data="go")))
+    fake_api.press_button(CHAT, menu.message_id, "go")
+    updates = bot.get_updates(long_polling_timeout=0)
+    assert [u.message.from_user.language_code for u in updates[:3]] == ["ru", None, "en"]
+    assert updates[3].callback_query.from_user.language_code == "ru"
+    assert "language_code" not in fake_api.messages(7, include_user=True)[0]["from"]  # absent, not null
+
+
+def test_group_chat_messages_buttons_and_bot_commands(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    fake_api.add_group(GROUP, "Painters")
+    fake_api.set_user_language(7, "de")
+    sent = fake_api.send_text(GROUP, "/start@stylebot_test_bot now", user_id=7)
+    assert sent["chat"] == {"id": GROUP, "type": "group", "title": "Painters"}
+    assert sent["entities"] == [{"type": "bot_command", "offset": 0, "length": len("/start@stylebot_test_bot")}]
+    with pytest.raises(AssertionError, match="is a group"):
+        fake_api.send_text(GROUP, "who am I?")
+    message = bot.get_updates(long_polling_timeout=0)[0].message
+    assert (message.chat.type, message.chat.title, message.from_user.id) == ("group", "Painters", 7)
+    assert message.from_user.language_code == "de" and telebot.util.extract_command(message.text) == "start"
+
+    menu = bot.send_message(GROUP, "Pick", reply_markup=types.InlineKeyboardMarkup().add(
+        types.InlineKeyboardButton("Go", callback_data="go")))
+    bot.edit_message_text("Picked", GROUP, menu.message_id)
+    bot.send_photo(GROUP, _jpeg((64, 64)))
+    bot.send_document(GROUP, b"%PDF-1.4", visible_file_name="a.pdf")
+    bot.send_media_group(GROUP, [types.InputMediaPhoto(_jpeg((64, 64))), types.InputMediaPhoto(_jpeg((48, 48)))])
+    assert [m["message_id"] for m in fake_api.messages(GROUP)] == [2, 3, 4, 5, 6]
+    assert fake_api.messages(GROUP)[0]["text"] == "Picked" and len(fake_api.wait_for_media_group(GROUP)) == 2
+    assert all(m["chat"]["type"] == "group" and m["from"]["is_bot"] for m in fake_api.messages(GROUP))
+
+    menu = bot.send_message(GROUP, "Again", reply_markup=types.InlineKeyboardMarkup().add(
+        types.InlineKeyboardButton("Go", callback_data="go")))
+    with pytest.raises(AssertionError, match="is a group"):
+        fake_api.press_button(GROUP, menu.message_id, "go")
+    fake_api.press_button(GROUP, menu.message_id, "go", user_id=8)
+    query = bot.get_updates(long_polling_timeout=0)[-1].callback_query
+    assert (query.from_user.id, query.message.chat.id) == (8, GROUP)
+
+
+def test_replies_carry_the_replied_message(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    question = bot.send_message(CHAT, "Which style?")
+    answer = fake_api.send_text(CHAT, "Monet", reply_to=question.message_id)
+    stored = fake_api.messages(CHAT)[0]
+    del stored["deleted"]
+    assert answer["reply_to_message"] == stored
+    answer["reply_to_message"]["text"] = "changed"  # a copy: the stored message is untouched
+    assert fake_api.messages(CHAT)[0]["text"] == "Which style?"
+    photo = fake_api.send_photo(CHAT, _jpeg((64, 64)), user_id=CHAT, reply_to=answer["message_id"])
+    assert photo["reply_to_message"]["text"] == "Monet"
+    assert "reply_to_message" not in photo["reply_to_message"]  # one level only, as in Telegram
+    doc = fake_api.send_document(CHAT, b"%PDF-1.4", "a.pdf", reply_to=question.message_id)
+    assert doc["reply_to_message"]["message_id"] == question.message_id
+    with pytest.raises(AssertionError, match="no message 99 to reply to"):
+        fake_api.send_text(CHAT, "lost", reply_to=99)
+
+    user_msg = bot.get_updates(long_polling_timeout=0)[0].message
+    assert user_msg.reply_to_message.text == "Which style?" and user_msg.reply_to_message.from_user.is_bot
+    reply = bot.reply_to(user_msg, "Monet it is")  # telebot sends reply_parameters
+    assert reply.reply_to_message.message_id == user_msg.message_id
+    assert fake_api.calls[-1].json_param("reply_parameters")["message_id"] == user_msg.message_id
+    bot.send_message(CHAT, "old style", reply_to_message_id=question.message_id)
+    assert fake_api.messages(CHAT)[-1]["reply_to_message"]["text"] == "Which style?"
+
+
+def test_album_shares_a_media_group_id_and_comes_in_one_batch(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    pictures = [_jpeg((400, 300), (i * 80, 0, 0)) for i in range(3)]
+    fake_api.send_text(CHAT, "first")
+    album = fake_api.send_album(CHAT, pictures, caption="paint these")
+    group = album[0]["media_group_id"]
+    assert isinstance(group, str) and all(m["media_group_id"] == group for m in album)
+    assert [m["message_id"] for m in album] == [2, 3, 4]
+    assert [m.get("caption") for m in album] == ["paint these", None, None]
+    assert [fake_api.media_bytes(m) for m in album] == pictures  # the largest PhotoSize: the bytes sent
+    assert [len(m["photo"]) for m in album] == [3, 3, 3]  # thumbnails as in send_photo
+    batch = bot.get_updates(long_polling_timeout=0)
+    assert [u.message.content_type for u in batch] == ["text", "photo", "photo", "photo"]
+
+    docs = fake_api.send_album(CHAT, pictures[:2], user_id=CHAT, as_documents=True)
+    assert docs[0]["media_group_id"] != group and [m["message_id"] for m in docs] == [5, 6]
+    assert [(m["document"]["file_name"], m["document"]["mime_type"]) for m in docs] == [
+        ("photo1.jpg", "image/jpeg"), ("photo2.jpg", "image/jpeg")]
+    assert [fake_api.media_bytes(m) for m in docs] == pictures[:2] and "caption" not in docs[0]
+    with pytest.raises(AssertionError, match="2-10 items"):
+        fake_api.send_album(CHAT, pictures[:1])
+
+
+def test_album_with_a_gap_comes_in_separate_batches(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    sender = threading.Thread(target=fake_api.send_album, args=(CHAT, [_jpeg((64, 64))] * 2), kwargs={"gap": 0.3})
+    sender.start()
+    first = bot.get_updates(timeout=5, long_polling_timeout=5)
+    second = bot.get_updates(offset=first[-1].update_id + 1, timeout=5, long_polling_timeout=5)
+    sender.join()
+    assert len(first) == len(second) == 1
+    assert first[0].message.media_group_id == second[0].message.media_group_id
+    assert second[0].message.message_id == first[0].message.message_id + 1
+
+
+def test_set_my_commands_per_language_and_scope(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    english, russian = [types.BotCommand("start", "Start")], [types.BotCommand("start", "Начать")]
+    bot.set_my_commands(english)
+    bot.set_my_commands(russian, language_code="ru")
+    bot.set_my_commands(english, scope=types.BotCommandScopeAllGroupChats(), language_code="de")
+    assert fake_api.commands == [{"command": "start", "description": "Start"}]  # the last call's
+    assert fake_api.commands_by_language == {None: [{"command": "start", "description": "Start"}],
+                                             "ru": [{"command": "start", "description": "Начать"}],
+                                             "de": [{"command": "start", "description": "Start"}]}
+    assert set(fake_api.commands_by_scope) == {("default", None), ("default", "ru"), ("all_group_chats", "de")}
+    assert [c.description for c in bot.get_my_commands(language_code="ru")] == ["Начать"]
+    assert [c.description for c in bot.get_my_commands()] == ["Start"]
+    assert bot.get_my_commands(language_code="fr") == []
+    assert len(bot.get_my_commands(types.BotCommandScopeAllGroupChats(), "de")) == 1

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ImageError",
+    "REFUSALS",
     "ImageSource",
     "MIN_SIDE",
     "MAX_INPUT_PIXELS",
@@ -44,7 +45,15 @@ Image.init()  # register every plugin now, so that `formats=ACCEPTED_FORMATS` fi
 
 
 class ImageError(ValueError):
-    """An image we refuse; the message is meant for the person who sent it."""
+    """An image we refuse; the message is meant for the person who sent it, and `reason` (one of REFUSALS)
+    with its `details` let an interface say it in the person's own language."""
+
+    def __init__(self, message: str, reason: str = "unreadable", **details: object) -> None:
+        super().__init__(message)
+        self.reason, self.details = reason, details
+
+
+REFUSALS = ("too_large", "too_small", "too_narrow", "not_an_image", "damaged", "unreadable", "not_found")
 
 
 def _open(source: ImageSource) -> Image.Image:
@@ -62,17 +71,18 @@ def _open(source: ImageSource) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(source, formats=ACCEPTED_FORMATS)
     except FileNotFoundError:
-        raise ImageError(f"File not found: {source}") from None
+        raise ImageError(f"File not found: {source}", "not_found") from None
     except IsADirectoryError:
-        raise ImageError(f"{source} is a folder, not an image") from None
+        raise ImageError(f"{source} is a folder, not an image", "not_found") from None
     except Image.DecompressionBombError:
         img = _reopen_bomb(source)
         if img is None:
-            raise ImageError("The image is too large; the limit is "
-                             f"{MAX_INPUT_PIXELS / 1e6:.0f} megapixels.") from None
+            raise ImageError(f"The image is too large; the limit is {MAX_INPUT_PIXELS / 1e6:.0f} megapixels.",
+                             "too_large", megapixels=f"{MAX_INPUT_PIXELS / 1e6:.0f}") from None
         return img
     except UnidentifiedImageError:
-        raise ImageError("This is not an image I can read (JPEG, PNG, WebP, BMP, TIFF or GIF).") from None
+        raise ImageError("This is not an image I can read (JPEG, PNG, WebP, BMP, TIFF or GIF).",
+                         "not_an_image") from None
     except OSError as exc:
         raise ImageError(f"Could not read the image: {exc}") from None
 
@@ -141,9 +151,10 @@ def load_image(source: ImageSource, max_pixels: int = MAX_INPUT_PIXELS) -> Image
     width, height = img.size
     if width * height > max_pixels:
         raise ImageError(f"The image is too large ({width}x{height}); the limit is "
-                         f"{max_pixels / 1e6:.0f} megapixels.")
+                         f"{max_pixels / 1e6:.0f} megapixels.", "too_large", megapixels=f"{max_pixels / 1e6:.0f}")
     if min(width, height) < MIN_SIDE:
-        raise ImageError(f"The image is too small ({width}x{height}); each side needs at least {MIN_SIDE} px.")
+        raise ImageError(f"The image is too small ({width}x{height}); each side needs at least {MIN_SIDE} px.",
+                         "too_small", width=width, height=height, min_side=MIN_SIDE)
     try:
         img.seek(0)
         img.load()
@@ -151,7 +162,7 @@ def load_image(source: ImageSource, max_pixels: int = MAX_INPUT_PIXELS) -> Image
     except ImageError:
         raise
     except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"The image file is damaged or truncated ({exc}).") from None
+        raise ImageError(f"The image file is damaged or truncated ({exc}).", "damaged") from None
 
 
 def fit_size(size: tuple[int, int], long_side: int | None = 512, max_pixels: int | None = None,
@@ -167,7 +178,8 @@ def fit_size(size: tuple[int, int], long_side: int | None = 512, max_pixels: int
         scale = min(scale, 1.0)
     new = (max(1, round(width * scale)), max(1, round(height * scale)))
     if min(new) < MIN_SIDE:
-        raise ImageError(f"The image is too narrow: at {new[0]}x{new[1]} a side would be under {MIN_SIDE} px.")
+        raise ImageError(f"The image is too narrow: at {new[0]}x{new[1]} a side would be under {MIN_SIDE} px.",
+                         "too_narrow", width=new[0], height=new[1], min_side=MIN_SIDE)
     return new
 
 

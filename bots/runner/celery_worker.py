@@ -32,6 +32,7 @@ from bots.admin import rss_mb
 from bots.admission import MAX_ATTEMPTS, announce
 from bots.backbone import Backbone
 from bots.config import BotConfig, ConfigError, use_api_server
+from bots.i18n import job_language, speaking
 from bots.jobs import CancelReason
 from bots.logs import setup_logging
 from bots.progress import StatusMessage
@@ -87,15 +88,21 @@ class _BoardStop:
 
 
 def run_celery_job(job_id: int) -> None:
-    """The task: run a journalled job once, whoever delivers the message (idempotent by the journal)."""
+    """The task: run a journalled job once, whoever delivers the message (idempotent by the journal), in the
+    language of the user who asked for it."""
     worker = _worker
     assert worker is not None, "the pool process was not initialised"
-    journal, board = worker.services.journal, worker.board
-    record = journal.get(job_id)
+    record = worker.services.journal.get(job_id)
     if record is None or record.status.final:
         if record is not None:
-            board.drop(record.user_id, record.lane, record.id)
+            worker.board.drop(record.user_id, record.lane, record.id)
         return
+    with speaking(job_language(record.payload)):
+        _run_once(worker, record)
+
+
+def _run_once(worker: _Worker, record: JobRecord) -> None:
+    journal, board = worker.services.journal, worker.board
     board.take(record.lane, record.id)
     _tell_positions(worker, record.lane)
     started = journal.start(record.id)
@@ -133,8 +140,9 @@ def _tell_positions(worker: _Worker, lane: str) -> None:
     for position, job_id in enumerate(worker.board.waiting(lane), start=1):
         record = services.journal.get(job_id)
         if record is not None and not record.status.final:
-            StatusMessage(services.telegram, record.chat_id, record.status_message_id, 0,
-                          delivery=services.delivery).show(texts.queued(position))
+            with speaking(job_language(record.payload)):
+                StatusMessage(services.telegram, record.chat_id, record.status_message_id, 0,
+                              delivery=services.delivery).show(texts.queued(position))
 
 
 def _beat_now(worker: _Worker, job: int | None) -> None:

@@ -16,6 +16,7 @@ from telebot import TeleBot
 from bots import texts
 from bots.config import BotConfig
 from bots.delivery import Delivery
+from bots.i18n import job_language, speaking
 from bots.jobs import AlreadyQueued, Job, JobState, QueueFull
 from bots.progress import StatusMessage
 from bots.runner import RunnerStats, WorkerInfo, WorkerSetupError, RunnerUnavailable
@@ -91,8 +92,9 @@ class CeleryRunner:
         enqueue(self.app, self.board, record)
         position = self.board.position(record.lane, record.id)
         if position:
-            StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
-                          delivery=self.delivery).show(texts.queued(position))
+            with speaking(job_language(record.payload)):
+                StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
+                              delivery=self.delivery).show(texts.queued(position))
 
     def active(self, user: int) -> tuple[Job, int] | None:
         """The user's job and its place (0: running); a running job of a `settle_lanes` lane is waited
@@ -126,8 +128,9 @@ class CeleryRunner:
         if job.state is JobState.QUEUED and self.board.unqueue(user, job.lane, job.id):
             self.app.control.revoke(task_id(job.id))
             if self.journal.finish(job.id, JobStatus.CANCELLED) and record is not None:
-                StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
-                              delivery=self.delivery).final(texts.CANCELLED)
+                with speaking(job_language(record.payload)):
+                    StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
+                                  delivery=self.delivery).final(texts.CANCELLED)
             job.state = JobState.DROPPED
             return job
         self.board.ask_cancel(job.id)

@@ -18,6 +18,7 @@ from bots import texts
 from bots.config import BotConfig
 from bots.admission import MAX_ATTEMPTS, announce
 from bots.delivery import Delivery
+from bots.i18n import job_language, speaking
 from bots.jobs import CancelReason, Followup, Job, JobQueue, JobState
 from bots.progress import StatusMessage
 from bots.runner import Executor, RunnerStats, WorkerLost
@@ -128,6 +129,10 @@ class _JournalledJob:
                                     runner.config.progress_interval, delivery=runner.delivery)
 
     def run(self, job: Job) -> Followup | None:
+        with speaking(job_language(self.record.payload)):
+            return self._run(job)
+
+    def _run(self, job: Job) -> Followup | None:
         journal, record = self.runner.journal, self.record
         while True:
             started = journal.start(record.id)
@@ -156,11 +161,13 @@ class _JournalledJob:
 
     def moved(self, job: Job, position: int) -> None:
         if job.state is JobState.QUEUED:
-            self.status.show(texts.queued(position))
+            with speaking(job_language(self.record.payload)):
+                self.status.show(texts.queued(position))
 
     def dropped(self, job: Job) -> None:
         """Removed before it started: by /cancel (journalled and shown), or by a shutdown (left waiting in
         the journal: the next start runs it)."""
         if job.cancel_reason is CancelReason.USER and self.runner.journal.finish(self.record.id,
                                                                                  JobStatus.CANCELLED):
-            self.status.final(texts.CANCELLED)
+            with speaking(job_language(self.record.payload)):
+                self.status.final(texts.CANCELLED)

@@ -94,6 +94,8 @@ def decode_settings(data: Mapping[str, Any], base: UserSettings | None = None) -
             raise CodecError(f"bad keep_colors {value!r}")
         elif name == "strength" and not isinstance(value, str):
             raise CodecError(f"bad strength {value!r}")
+        elif name == "language" and value is not None and not isinstance(value, str):
+            raise CodecError(f"bad language {value!r}")
         else:
             changes[name] = value
     return replace(base if base is not None else UserSettings(), **changes)
