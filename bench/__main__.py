@@ -14,6 +14,7 @@ COMMANDS = {
     "instant": "instant (feed-forward) stylization",
     "universal": "universal style transfer (WCT): any painting in one pass",
     "bot": "the Telegram bots' request handling",
+    "plot": "redraw the score-against-time plot of saved `bench nst` results (matplotlib: the plot extra)",
 }
 
 

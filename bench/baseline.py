@@ -9,11 +9,13 @@ style weight 1e6, content weight 1, and the tutorial's ``while run[0] <= num_ste
 
 The only departures, none of which touches the transfer itself: the weights come from our trimmed file
 (the same numbers as torchvision's ``VGG19_Weights.IMAGENET1K_V1``) into a network built without its
-unused 550 MB classifier, and the final image is rounded to 8 bits (the tutorial's ``ToPILImage``
-truncates, which would only make the baseline slightly worse).
+unused 550 MB classifier, the final image is rounded to 8 bits (the tutorial's ``ToPILImage``
+truncates, which would only make the baseline slightly worse), and an optional observer sees the image
+after each evaluation (the benchmark's score-against-time trace; it changes nothing).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,7 @@ CNN_NORMALIZATION_MEAN = torch.tensor([0.485, 0.456, 0.406])
 CNN_NORMALIZATION_STD = torch.tensor([0.229, 0.224, 0.225])
 CONTENT_LAYERS = ["conv_4"]
 STYLE_LAYERS = ["conv_1", "conv_2", "conv_3", "conv_4", "conv_5"]
+StepObserver = Callable[[int, Tensor], None]  # (evaluations so far, the image just evaluated)
 
 
 def load_vgg19_features(directory: Path | None = None) -> nn.Sequential:
@@ -143,7 +146,8 @@ def get_input_optimizer(input_img: Tensor) -> optim.LBFGS:
 
 def run_style_transfer(cnn: nn.Module, normalization_mean: Tensor, normalization_std: Tensor,
                        content_img: Tensor, style_img: Tensor, input_img: Tensor, num_steps: int = 300,
-                       style_weight: float = 1000000, content_weight: float = 1) -> tuple[Tensor, int]:
+                       style_weight: float = 1000000, content_weight: float = 1,
+                       on_step: StepObserver | None = None) -> tuple[Tensor, int]:
     """The tutorial's loop; also returns the number of closure evaluations it made."""
     model, style_losses, content_losses = get_style_model_and_losses(
         cnn, normalization_mean, normalization_std, style_img, content_img)
@@ -171,6 +175,8 @@ def run_style_transfer(cnn: nn.Module, normalization_mean: Tensor, normalization
             loss = style_score + content_score
             loss.backward()
             run[0] += 1
+            if on_step is not None:
+                on_step(run[0], input_img)
             return style_score + content_score
 
         optimizer.step(closure)
@@ -187,12 +193,12 @@ class TutorialResult:
 
 
 def classic_tutorial_transfer(cnn: nn.Module, content: Image.Image, style: Image.Image, size: int = 256,
-                              num_steps: int = 300) -> TutorialResult:
+                              num_steps: int = 300, on_step: StepObserver | None = None) -> TutorialResult:
     """The whole tutorial pipeline on PIL images: load (squash), optimise from the content, unload."""
     style_img = image_loader(style, size)
     content_img = image_loader(content, size)
     input_img = content_img.clone()
     output, steps = run_style_transfer(cnn, CNN_NORMALIZATION_MEAN, CNN_NORMALIZATION_STD,
-                                       content_img, style_img, input_img, num_steps=num_steps)
+                                       content_img, style_img, input_img, num_steps=num_steps, on_step=on_step)
     array = output.detach().squeeze(0).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     return TutorialResult(Image.fromarray(array, "RGB"), steps)

@@ -26,7 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -51,16 +52,32 @@ class Stopwatch:
         self.seconds = 0.0
         self.cpu_seconds = 0.0
         self.used = False
+        self.running = False
         self._start = (0.0, 0.0)
 
     def __enter__(self) -> Stopwatch:
-        self.used = True
+        self.used = self.running = True
         self._start = (time.perf_counter(), time.process_time())
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.seconds += time.perf_counter() - self._start[0]
         self.cpu_seconds += time.process_time() - self._start[1]
+        self.running = False
+
+    @property
+    def elapsed(self) -> float:
+        """Wall seconds counted so far, the block running now included: a timestamp on the job's own clock."""
+        return self.seconds + (time.perf_counter() - self._start[0] if self.running else 0.0)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Inside a timed block, leave out what the benchmark itself does (e.g. saving a checkpoint image)."""
+        self.__exit__()
+        try:
+            yield
+        finally:
+            self.__enter__()
 
 
 @dataclass(frozen=True)

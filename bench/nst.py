@@ -2,9 +2,10 @@
 
 For each size and (content, style) pair, every method runs in its own subprocess (bench.measure): wall
 time of the transfer itself, steps, peak memory above the import baseline. Its final image is saved as
-PNG and scored by bench.evaluate at that size. Ratios are to the baseline of the same size and pair;
-the issue's targets are checked at the end. The ResNet50 row uses RANDOM weights (none exist offline):
-its time and memory are meaningful, its score is not.
+PNG and scored by bench.evaluate at that size; so are its images at a few checkpoints (bench.trace),
+for the score-against-time plot drawn next to the JSON (bench.plot). Ratios are to the baseline of the
+same size and pair; the issue's targets are checked at the end. The ResNet50 row uses RANDOM weights
+(none exist offline): its time and memory are meaningful, its score is not.
 
     STYLEBOT_WEIGHTS_DIR=../shared/weights python -m bench nst                       # 256 and 512, amber:candy
     python -m bench nst --size 256 --pairs amber:candy chelsea:mosaic --methods baseline vgg
@@ -32,6 +33,8 @@ from PIL import Image
 from bench.evaluate import Evaluator
 from bench.measure import (REPO, MeasureError, Stopwatch, format_table, json_path, machine_info, run_measured,
                            write_json)
+from bench.plot import plot_or_skip
+from bench.trace import Trace, score_trace
 from weights import WeightsError
 
 METHODS = {"baseline": "baseline (classic tutorial)", "vgg": "engine VGG19",
@@ -64,16 +67,18 @@ def _load(path: str) -> Image.Image:
         return img.convert("RGB")
 
 
-def baseline_job(timer: Stopwatch, content: str, style: str, size: int, steps: int,
-                 out: str) -> dict[str, Any]:
+def baseline_job(timer: Stopwatch, content: str, style: str, size: int, steps: int, out: str,
+                 trace_dir: str) -> dict[str, Any]:
     """Subprocess job: the classic tutorial; weights and decoding untimed, the whole transfer timed."""
     from bench.baseline import classic_tutorial_transfer, load_vgg19_features
 
     cnn, content_img, style_img = load_vgg19_features(), _load(content), _load(style)
+    trace = Trace(timer, trace_dir)
     with timer:
-        result = classic_tutorial_transfer(cnn, content_img, style_img, size=size, num_steps=steps)
+        result = classic_tutorial_transfer(cnn, content_img, style_img, size=size, num_steps=steps,
+                                           on_step=lambda step, image: trace.offer(step, steps, image))
     result.image.save(out)
-    return {"steps": result.steps}
+    return {"steps": result.steps, "trace": trace.points}
 
 
 def universal_job(timer: Stopwatch, content: str, style: str, size: int, out: str) -> dict[str, Any]:
@@ -88,7 +93,7 @@ def universal_job(timer: Stopwatch, content: str, style: str, size: int, out: st
 
 
 def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: int, steps: int | None,
-               out: str, fast: bool = False, strip_pixels: int | None = None,
+               out: str, trace_dir: str, fast: bool = False, strip_pixels: int | None = None,
                warm: str | None = None) -> dict[str, Any]:
     """Subprocess job: our engine with its defaults (optionally another step count); `run` timed.
 
@@ -98,9 +103,10 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
     Steps: the highest `step` the progress reports gave (some reports repeat a step, e.g. previews at
     the end of a level), or the number of reports if they carry no step.
     """
-    from transfer import StyleTransfer, TransferSettings
+    from bench.trace import TracingStyleTransfer
+    from transfer import TransferSettings
 
-    load = StyleTransfer.vgg19 if backbone == "vgg19" else StyleTransfer.resnet50
+    load = TracingStyleTransfer.vgg19 if backbone == "vgg19" else TracingStyleTransfer.resnet50
     engine = load(strip_pixels=strip_pixels)
     settings = TransferSettings(size=size, steps=steps, fast=fast, warm_start=warm == "coarse")
     if warm == "full":
@@ -108,12 +114,14 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
     content_img, style_img = _load(content), _load(style)
     reports: list[tuple[int | None, int | None, float | None]] = []
     previews: list[float] = []
-    started = time.perf_counter()
+    trace = Trace(timer, trace_dir)
 
     def progress(report: Any) -> None:
         reports.append((report.step, report.total, report.loss))
         if report.preview is not None:
-            previews.append(time.perf_counter() - started)
+            previews.append(timer.elapsed)
+        if engine.latest is not None and engine.latest_is_best:
+            trace.offer(report.step, report.total, engine.latest)
 
     with timer:
         start = engine.quick.stylize(content_img, style_img, max_side=size) if warm == "full" else None
@@ -122,7 +130,7 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
     reported = [step for step, _, _ in reports if step is not None]
     _, total, loss = reports[-1] if reports else (None, None, None)
     return {"steps": max(reported, default=len(reports)), "progress_calls": len(reports), "total": total,
-            "last_loss": loss, "first_preview_s": previews[0] if previews else None}
+            "last_loss": loss, "first_preview_s": previews[0] if previews else None, "trace": trace.points}
 
 
 def _find_image(folder: Path, stem: str) -> Path:
@@ -179,13 +187,14 @@ def _resnet_weights_dir(tmp: Path) -> Path:
 
 
 def _job(method: str, content: Path, style: Path, size: int, args: argparse.Namespace, out: Path,
-         resnet_dir: Callable[[], Path]) -> tuple[str, dict[str, Any], dict[str, str]]:
+         trace_dir: str, resnet_dir: Callable[[], Path]) -> tuple[str, dict[str, Any], dict[str, str]]:
     files = {"content": str(content), "style": str(style), "size": size, "out": str(out)}
     env = {} if args.threads is None else {"OMP_NUM_THREADS": str(args.threads)}
+    if method == "universal":  # one pass: its trace is its final point
+        return "bench.nst:universal_job", files, env
+    files["trace_dir"] = trace_dir
     if method == "baseline":
         return "bench.nst:baseline_job", {**files, "steps": args.baseline_steps}, env
-    if method == "universal":
-        return "bench.nst:universal_job", files, env
     backbone = "resnet50" if method == "resnet" else "vgg19"
     if method == "resnet":
         env["STYLEBOT_WEIGHTS_DIR"] = str(resnet_dir())
@@ -281,21 +290,27 @@ def _squares(pairs: list[tuple[str, Path, Path]], folder: Path) -> list[tuple[st
 
 def _run_one(method: str, pair: str, content: Path, style: Path, size: int, args: argparse.Namespace,
              evaluator: Evaluator, out: Path, resnet_dir: Callable[[], Path]) -> dict[str, Any]:
-    """Measure one method in its subprocess and score its saved image: one row of the table."""
+    """Measure one method in its subprocess and score its saved image and its checkpoints: one row of the
+    table, with its `trace` of (step, seconds, score) ending at the final image."""
     row: dict[str, Any] = {"method": method, "label": METHODS[method], "pair": pair, "size": size,
                            "image": str(out), "random_weights": method == "resnet"}
     print(f"[{size} px {pair}] {METHODS[method]} ...", flush=True)
-    try:
-        m = run_measured(*_job(method, content, style, size, args, out, resnet_dir))
-    except MeasureError as exc:
-        print(f"[{size} px {pair}] {method} FAILED: {exc}", file=sys.stderr, flush=True)
-        return {**row, "label": f"{row['label']} FAILED", "error": str(exc)}
-    steps = m.result["steps"]
-    scores = evaluator.scores(_load(str(out)), _load(str(content)), _load(str(style)), size)
+    with tempfile.TemporaryDirectory(prefix="bench-trace-") as trace_dir:
+        try:
+            m = run_measured(*_job(method, content, style, size, args, out, trace_dir, resnet_dir))
+        except MeasureError as exc:
+            print(f"[{size} px {pair}] {method} FAILED: {exc}", file=sys.stderr, flush=True)
+            return {**row, "label": f"{row['label']} FAILED", "error": str(exc)}
+        judge = evaluator.judge(_load(str(content)), _load(str(style)), size)
+        steps = m.result["steps"]
+        checkpoints = [point for point in m.result.pop("trace", []) if point["step"] < steps]  # the final: last
+        trace = score_trace(checkpoints, judge)
+    scores = judge(_load(str(out)))
     score = min(scores, key=lambda sc: sc.total)
+    trace.append({"step": steps, "seconds": m.wall_s, "score": score.total})
     print(f"[{size} px {pair}] {method}: {m.wall_s:.1f} s, {steps} steps, score {score.total:.4g}, "
           f"peak {m.peak_mb:.0f} MB above import", flush=True)
-    return {**row, **m.result, "wall_s": m.wall_s, "cpu_s": m.cpu_s,
+    return {**row, **m.result, "wall_s": m.wall_s, "cpu_s": m.cpu_s, "trace": trace,
             "s_per_step": m.wall_s / steps if steps else None, "score": score.total, "style": score.style,
             "content": score.content, "filter": score.filter,
             "score_by_filter": {sc.filter: sc.total for sc in scores},
@@ -317,7 +332,10 @@ def _notes(args: argparse.Namespace) -> list[str]:
              "score = 1e6 * Gram style loss (conv1_1..conv3_1) + content loss (conv2_2), lower is better, "
              "computed by bench.evaluate on each saved PNG at the evaluation size; the lowest over the "
              "resampling filters used to size content and style (the objective depends strongly on it; "
-             "score_by_filter in the JSON has each)."]
+             "score_by_filter in the JSON has each).",
+             "trace (JSON, and the plot next to it): the score of the image each method would hand back at "
+             "about 16 checkpoints, on the timed clock (saving them is left out of it), ending at the final "
+             "image; points on a coarse level are that smaller image scored upscaled."]
     if "resnet" in args.methods:
         notes.insert(0, RANDOM_NOTE)
     if args.strip_pixels is not None:
@@ -375,4 +393,5 @@ def main(argv: list[str]) -> int:
                                  "machine": machine, "settings": settings, "notes": notes,
                                  "results": rows, "means": means, "targets": checks})
     print(f"Results: {path}; images: {image_dir}")
+    plot_or_skip(path, path.with_suffix(".png"))
     return 1 if any(r.get("error") for r in rows) else 0

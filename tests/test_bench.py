@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,9 @@ from bench.baseline import (CNN_NORMALIZATION_MEAN, CNN_NORMALIZATION_STD, class
                             get_style_model_and_losses, image_loader, load_vgg19_features)
 from bench.evaluate import FILTERS, Evaluator
 from bench.measure import Stopwatch, format_table, run_measured
+from bench.plot import INSTALL_HINT, plot_or_skip
 from bench.random_weights import write_random_resnet50
+from bench.trace import checkpoint_steps
 from weights import RESNET50_KEPT_PREFIXES, Weights, load_state_dict
 
 
@@ -149,3 +153,119 @@ def test_bench_refuses_an_out_path_without_json_suffix_before_any_work(command, 
     error = capsys.readouterr().err
     assert "does not end in .json" in error and "Traceback" not in error
     assert not out.exists()
+
+
+def test_stopwatch_leaves_paused_time_out_and_tells_the_time_while_running():
+    timer = Stopwatch()
+    with timer:
+        time.sleep(0.05)
+        with timer.paused():
+            time.sleep(0.3)
+        running = timer.elapsed
+    assert 0.05 <= running <= timer.seconds < 0.25
+    assert timer.elapsed == timer.seconds and timer.cpu_seconds < 0.25
+
+
+def test_checkpoints_are_log_and_evenly_spaced_and_end_at_the_last_step():
+    steps = checkpoint_steps(300)
+    assert steps == sorted(set(steps)) and steps[0] == 1 and steps[-1] == 300
+    assert 12 <= len(steps) <= 18
+    assert {2, 4, 8, 17, 150, 225} <= set(steps)  # early doublings, then even spacing
+    assert checkpoint_steps(1) == [1] and checkpoint_steps(3) == [1, 2, 3]
+
+
+def block_matplotlib(monkeypatch) -> None:
+    """Make `import matplotlib` fail as if it were not installed, even if a test imported it before."""
+    for name in [n for n in sys.modules if n.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+def test_nst_records_a_score_trace_on_the_timed_clock(tmp_path, real_weights_dir, images_dir, monkeypatch, capsys):
+    monkeypatch.setenv("STYLEBOT_WEIGHTS_DIR", str(real_weights_dir))
+    block_matplotlib(monkeypatch)  # the benchmark must not need it
+    out = tmp_path / "nst.json"
+    code = nst.main(["--size", "48", "--baseline-steps", "8", "--engine-steps", "8", "--methods", "baseline",
+                     "vgg-cold", "--threads", "1", "--images", str(images_dir), "--out", str(out)])
+    assert code == 0
+    for row in json.loads(out.read_text())["results"]:
+        assert set(SYNTHETIC_ROW) <= set(row)  # the plot test's rows are in the format written here
+        trace = row["trace"]
+        assert len(trace) >= 5 and trace[0]["step"] == 1
+        assert trace[-1] == {"step": row["steps"], "seconds": row["wall_s"], "score": row["score"]}
+        assert all(a["step"] < b["step"] and a["seconds"] < b["seconds"] for a, b in zip(trace, trace[1:]))
+        assert all(point["score"] > 0 for point in trace)
+        if row["method"] == "vgg-cold":  # the tutorial's first L-BFGS step overshoots at 48 px: not the baseline
+            assert trace[-1]["score"] < trace[0]["score"]
+    assert not (tmp_path / "nst.png").exists()
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if "Plot" in line] == [
+        f"Plot skipped: matplotlib is not installed ({INSTALL_HINT})."]
+
+
+SYNTHETIC_ROW = {"method": "baseline", "label": "baseline (classic tutorial)", "pair": "amber:candy", "size": 256,
+                 "image": "bench/results/nst/amber-candy-256-baseline.png", "random_weights": False, "steps": 320,
+                 "wall_s": 60.0, "cpu_s": 59.5, "s_per_step": 0.1875, "score": 45.0, "style": 30.0, "content": 15.0,
+                 "filter": "bilinear", "score_by_filter": {"bilinear": 45.0, "bicubic": 60.0, "lanczos": 900.0},
+                 "peak_mb": 150.0, "import_mb": 400.0, "torch_threads": 1, "time_ratio": 1.0, "score_ratio": 1.0,
+                 "trace": [{"step": 1, "seconds": 0.2, "score": 2.0e5}, {"step": 2, "seconds": 0.4, "score": 3.0e7},
+                           {"step": 150, "seconds": 28.0, "score": 80.0},
+                           {"step": 320, "seconds": 60.0, "score": 45.0}]}
+
+
+def synthetic_results(pairs: tuple[str, ...] = ("amber:candy",)) -> dict:
+    """`bench nst` results as it writes them: a baseline and an engine row per pair, a failed row, and a row
+    from before traces were recorded (final point only)."""
+    rows = []
+    for pair in pairs:
+        engine = {**SYNTHETIC_ROW, "method": "vgg", "label": "engine VGG19", "pair": pair, "steps": 160,
+                  "wall_s": 14.0, "score": 40.0, "time_ratio": 14.0 / 60.0, "score_ratio": 40.0 / 45.0,
+                  "first_preview_s": 2.0,
+                  "trace": [{"step": 1, "seconds": 0.5, "score": 9.0e3}, {"step": 40, "seconds": 3.0, "score": 900.0},
+                            {"step": 41, "seconds": 3.4, "score": 120.0},
+                            {"step": 160, "seconds": 14.0, "score": 40.0}]}
+        untraced = {key: value for key, value in engine.items() if key != "trace"}
+        rows += [{**SYNTHETIC_ROW, "pair": pair}, engine,
+                 {**untraced, "method": "vgg-cold", "label": "VGG19 from the photo", "wall_s": 13.0, "score": 47.0},
+                 {"method": "resnet", "label": "engine ResNet50 (random w.) FAILED", "pair": pair, "size": 256,
+                  "image": "x.png", "random_weights": True, "error": "it failed"}]
+    return {"benchmark": "nst", "date": "2026-01-01 12:00:00",
+            "machine": {"torch": "2.14.1", "torch_threads": 2, "cpu_model": "Test CPU", "cpu_count": 2,
+                        "python": "3.11.7", "platform": "Linux"},
+            "settings": {"size": [256], "pairs": list(pairs), "methods": ["baseline", "vgg", "vgg-cold", "resnet"]},
+            "notes": [], "results": rows, "means": [], "targets": []}
+
+
+@pytest.mark.parametrize("pairs", [("amber:candy",), ("amber:candy", "chelsea:mosaic")])
+def test_bench_plot_draws_a_png_from_saved_results(pairs, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    results = tmp_path / "nst.json"
+    results.write_text(json.dumps(synthetic_results(pairs)))
+    assert bench_cli.main(["plot", str(results)]) == 0  # default: next to the JSON
+    out = tmp_path / "nst.png"
+    assert capsys.readouterr().out == f"Plot: {out}\n"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and 10_000 < out.stat().st_size < 150_000
+    with Image.open(out) as image:
+        width, height = image.size
+    assert 500 * len(pairs) <= width <= 800 * len(pairs) and 300 <= height <= 600
+    other = tmp_path / "pictures" / "other.png"
+    assert bench_cli.main(["plot", str(results), "-o", str(other)]) == 0 and other.is_file()
+
+
+def test_bench_plot_says_in_one_line_that_matplotlib_is_missing(tmp_path, monkeypatch, capsys):
+    block_matplotlib(monkeypatch)
+    results = tmp_path / "nst.json"
+    results.write_text(json.dumps(synthetic_results()))
+    assert plot_or_skip(results, tmp_path / "nst.png") is None
+    assert capsys.readouterr().out == f"Plot skipped: matplotlib is not installed ({INSTALL_HINT}).\n"
+    assert bench_cli.main(["plot", str(results)]) == 1
+    assert "pip install -e '.[plot]'" in capsys.readouterr().out
+    assert not (tmp_path / "nst.png").exists()
+
+
+def test_bench_plot_refuses_other_results(tmp_path, capsys):
+    results = tmp_path / "sr.json"
+    results.write_text(json.dumps({"benchmark": "sr", "results": []}))
+    with pytest.raises(SystemExit) as exit_info:
+        bench_cli.main(["plot", str(results)])
+    assert exit_info.value.code == 2 and "bench nst" in capsys.readouterr().err
