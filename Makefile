@@ -12,7 +12,7 @@ ARGS ?=
 
 # Print the two commands.
 help:
-	@echo "make demo    paint docs/astronaut.jpg with every engine into out/demo/ (2-4 minutes on a small CPU;"
+	@echo "make demo    paint docs/astronaut.jpg with every engine into out/demo/ (0.5-3 minutes on 2 cores;"
 	@echo "             options: make demo ARGS='--size 128'); with BOT_TOKEN set (environment or .env), start"
 	@echo "             the full bot instead"
 	@echo "make test    run the whole test suite (about 15 minutes); pytest options: make test ARGS='-k demo -x'"

@@ -11,6 +11,7 @@ Target: /help p95 under 300 ms while two jobs run.
     STYLEBOT_WEIGHTS_DIR=../shared/weights python -m bench bot               # from the repository root
     python -m bench bot --users 3 --workers 1 --size 96 --steps 40
     python -m bench bot --soak 120        # many users for two minutes, with Telegram faults (bench/soak.py)
+    python -m bench bot --burst 60        # sixty users at once, each one instant picture (bench/burst.py)
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench import soak
+from bench import burst, soak
 from bench.measure import REPO, format_table, json_path, machine_info, write_json
 from bots import BotConfig, VggBot, texts
 from bots.admin import percentile
@@ -46,22 +47,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench bot", description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=2, help="users who each ask for a transfer (default 2)")
     parser.add_argument("--workers", type=int, default=2, help="jobs computed at the same time (default 2)")
-    parser.add_argument("--size", type=int, default=128, help="long side of the results in px (default 128)")
+    parser.add_argument("--size", type=int, help="long side of the results in px (default 128; 256 with --burst)")
     parser.add_argument("--steps", type=int, default=150, help="optimisation steps per job (default 150)")
     parser.add_argument("--compute-threads", type=int, help="torch threads (default: torch's, one per core)")
     parser.add_argument("--help-every", type=float, default=0.2, help="seconds between two /help (default 0.2)")
     parser.add_argument("--timeout", type=float, default=600, help="give up on jobs after this many seconds")
     parser.add_argument("--out", type=json_path, default=None,
-                        help="JSON results (default bench/results/bot.json, or soak.json with --soak)")
+                        help="JSON results (default bench/results/bot.json, or soak.json with --soak, "
+                             "burst.json with --burst, burst-redis.json with --burst --redis)")
     parser.add_argument("--redis", action="store_true",
                         help="the distributed mode: a chat process, Celery workers and a real redis-server "
                              "(bench/scaleout.py), with one and with two transfer workers")
     soak.add_arguments(parser)
+    burst.add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.burst is not None and (args.burst < 1 or args.soak):
+        parser.error("--burst needs at least one user, and no --soak")
     args.weights = os.environ.get("STYLEBOT_WEIGHTS_DIR", str(REPO / "weights"))
+    if args.size is None:
+        args.size = 256 if args.burst else 128
     if args.out is None:
-        args.out = REPO / "bench" / "results" / ("soak.json" if args.soak else "scaleout.json" if args.redis
-                                                 else "bot.json")
+        name = ("soak.json" if args.soak else "burst-redis.json" if args.burst and args.redis else
+                "burst.json" if args.burst else "scaleout.json" if args.redis else "bot.json")
+        args.out = REPO / "bench" / "results" / name
     return args
 
 
@@ -133,6 +141,8 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.soak:
         return soak_main(args)
+    if args.burst:
+        return burst.main(args, _photo)
     if args.redis:
         from bench import scaleout
 

@@ -39,5 +39,5 @@ def stats_text(stats: RunnerStats, journal: JobJournal, started_at: float) -> st
              for kind, durations in summary.durations.items() if durations}
     workers = [(w.name, (w.rss_mb or rss_mb(w.pid)) if w.alive else None) for w in stats.workers]
     counts = {"delivered": summary.delivered, "failed": summary.failed, "cancelled": summary.cancelled}
-    return texts.stats(now - started_at, dict(stats.lanes), counts, times, stats.worker_restarts,
+    return texts.stats(now - started_at, dict(stats.lanes), dict(stats.waits), counts, times, stats.worker_restarts,
                        rss_mb() or 0.0, workers)

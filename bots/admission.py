@@ -1,5 +1,5 @@
 """Taking a user's request in as a job: the limits first (one job per user, jobs per hour, the lane's
-length), then the journal, then the user's status message, then the runner; and, on start, taking the
+expected wait), then the journal, then the user's status message, then the runner; and, on start, taking the
 journal's unfinished jobs in again. The chat handlers call this; no tensor and no network here. A job keeps
 the language of the user who asked for it (`bots.i18n`), so that everything about it is said in theirs."""
 from __future__ import annotations
@@ -22,6 +22,7 @@ from bots.progress import StatusMessage
 from bots.runner import JobRunner, RunnerUnavailable
 from bots.store import JobJournal, JobRecord, JobStatus, StoreError
 from bots.telegram_calls import say
+from bots.waits import stamp
 
 __all__ = ["Admission", "announce", "MAX_ATTEMPTS"]
 
@@ -68,7 +69,7 @@ class Admission:
         """Journal a job, tell the user (`announce`), then queue it; or say why it cannot be taken now
         (its Redis down, in the distributed mode: "try again in a minute")."""
         try:
-            self._take(user, chat, lane, kind, _spoken(payload))
+            self._take(user, chat, lane, kind, stamp(kind, _spoken(payload), self.config.default_size))
         except (RunnerUnavailable, StoreError) as exc:
             log.warning("cannot take a job of user %d: %s", user, exc)
             say(self.telegram, chat, texts.BUSY)
@@ -84,10 +85,23 @@ class Admission:
         except AlreadyQueued as exc:
             say(self.telegram, chat, texts.already_queued(exc.position))
             return
-        except QueueFull:
-            say(self.telegram, chat, texts.QUEUE_FULL)
+        except QueueFull as exc:
+            log.info("lane %s refused a job of user %d: about %.0f s to wait", lane, user, exc.wait)
+            say(self.telegram, chat, texts.queue_full(exc.wait, exc.retry))
             return
-        self.runner.submit(announce(self.telegram, self.journal, self.journal.add(user, chat, lane, kind, payload)))
+        record = announce(self.telegram, self.journal, self.journal.add(user, chat, lane, kind, payload))
+        try:
+            self.runner.submit(record)
+        except (AlreadyQueued, QueueFull) as exc:  # since `admit`, a request at the same moment took the place
+            self._refused(record, texts.already_queued(exc.position) if isinstance(exc, AlreadyQueued)
+                          else texts.queue_full(exc.wait, exc.retry))
+
+    def _refused(self, record: JobRecord, why: str) -> None:
+        """A journalled and announced job that its lane would not take after all: cancelled, and its status
+        message says why."""
+        if self.journal.finish(record.id, JobStatus.CANCELLED):
+            StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
+                          delivery=self.delivery).final(why)
 
     def rate_wait(self, user: int) -> float | None:
         """Seconds until `user` may queue another job under the jobs-per-hour limit; None: now."""

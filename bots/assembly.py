@@ -18,11 +18,12 @@ from bots.runner.processes import WorkerProcesses
 from bots.settings import UserSettings
 from bots.store import Store, StoreError
 from bots.store.sqlite import SqliteStore
+from bots.waits import LaneLimits
 from bots.worker import INSTANT_LANE
 
 __all__ = ["open_store", "build_runner", "StateFilterWithoutStore"]
 
-Lanes = dict[str, tuple[int, int]]  # lane -> (slots, waiting limit)
+Lanes = dict[str, LaneLimits]
 
 
 def open_store(config: BotConfig) -> Store:
@@ -50,7 +51,7 @@ def build_runner(config: BotConfig, telegram: TeleBot, store: Store, delivery: D
                             delivery, settle)
     if engines is None:
         executor: InProcess | WorkerProcesses = WorkerProcesses(
-            config, {lane: slots for lane, (slots, _) in lanes.items()}, backbones, upscaling)
+            config, {name: lane.slots for name, lane in lanes.items()}, backbones, upscaling)
     else:
         from bots.tasks import Services
 

@@ -43,6 +43,7 @@ from bots.store.codec import encode_request
 from bots.styles import INSTANT_STYLES, builtin_style, instant_title, style_named
 from bots.telegram_calls import (PollingGuard, TokenRefused, ack, check_token, close_prompt, say, set_command_menu,
                                  set_command_menus)
+from bots.waits import LaneLimits
 from bots.webhook import Webhook, drop_webhook
 from bots.worker import INSTANT_LANE, TRANSFER_LANE
 from bots.workflow import InstantRequest, PaintRequest, Style
@@ -79,7 +80,8 @@ class StyleBot:
         self.telegram.add_custom_filter(StateFilterWithoutStore(self.telegram))
         self.telegram.add_custom_filter(CallbackDataFilter())
         self.settings = self.store.settings
-        lanes = {TRANSFER_LANE: (config.workers, config.queue_limit), INSTANT_LANE: (1, config.queue_limit)}
+        lanes = {TRANSFER_LANE: LaneLimits(config.workers, config.queue_limit, config.transfer_wait_limit),
+                 INSTANT_LANE: LaneLimits(1, config.queue_limit, config.instant_wait_limit)}
         self.delivery = Delivery(config.delivery_patience)
         self.runner: JobRunner = build_runner(config, self.telegram, self.store, self.delivery, lanes, engines,
                                               self.backbones, self.upscaling)

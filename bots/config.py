@@ -141,7 +141,9 @@ class BotConfig:
     token: str = field(repr=False)  # never in logs or reprs
     api_url: str | None = None  # self-hosted Bot API server, e.g. http://localhost:8081; None: Telegram's
     workers: int = 1  # jobs computed at the same time
-    queue_limit: int = 20  # jobs waiting (not running) at most; more are refused politely
+    queue_limit: int = 500  # jobs waiting (not running) in a lane at most: a memory guard; more are refused
+    instant_wait_limit: float = 120.0  # seconds a new instant job or quick version may expect to wait
+    transfer_wait_limit: float = 1800.0  # seconds a new full painting or upscale may expect to wait
     sizes: tuple[int, ...] = DEFAULT_SIZES  # long-side choices offered in /settings
     default_size: int = 384
     steps: int | None = None  # optimisation steps per transfer; None: each backbone's preset
@@ -202,7 +204,9 @@ class BotConfig:
             token=_token(env),
             api_url=api_url,
             workers=_number(env, "STYLEBOT_WORKERS", 1, 1),
-            queue_limit=_number(env, "STYLEBOT_QUEUE_LIMIT", 20, 0),
+            queue_limit=_number(env, "STYLEBOT_QUEUE_LIMIT", 500, 0),
+            instant_wait_limit=_number(env, "STYLEBOT_INSTANT_WAIT_LIMIT", 120.0, 0.0, float),
+            transfer_wait_limit=_number(env, "STYLEBOT_TRANSFER_WAIT_LIMIT", 1800.0, 0.0, float),
             sizes=sizes,
             default_size=default_size,
             steps=steps,

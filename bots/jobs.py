@@ -1,7 +1,9 @@
 """The job queue: long work runs on worker threads, never on the threads that answer chat updates.
 
 Jobs wait in lanes. Each lane is a FIFO line with its own workers and its own length limit, so a lane
-of second-long jobs never waits behind a lane of minutes-long ones. A user has at most one job in the
+of second-long jobs never waits behind a lane of minutes-long ones. Each job carries its estimated
+seconds, from which the queue tells how long a new job would wait (`expected_wait`) and each waiting job
+when it should start (`Job.wait`, updated as the line moves). A user has at most one job in the
 whole queue; asking for a second one is answered with where the first one stands. Cancelling a waiting
 job removes it; cancelling a running one sets its event, which the engines poll between steps.
 
@@ -13,10 +15,13 @@ import enum
 import itertools
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from bots.waits import left_of, retry_after, starts
 
 __all__ = ["JobQueue", "Job", "Task", "Followup", "JobState", "CancelReason", "QueueFull", "AlreadyQueued"]
 
@@ -43,7 +48,8 @@ class Task(Protocol):
         May return the owner's next job, queued the moment this one ends."""
 
     def moved(self, job: Job, position: int) -> None:
-        """The job's place in its lane changed while it waits (1: next to start)."""
+        """The job's place in its lane changed while it waits (1: next to start); `job.wait` is the
+        seconds it can now expect to wait."""
 
     def dropped(self, job: Job) -> None:
         """The job was removed before it started (`job.cancel_reason` says why)."""
@@ -59,6 +65,9 @@ class Job:
     task: Task
     state: JobState = JobState.QUEUED
     cancel_reason: CancelReason | None = None
+    estimate: float = 0.0  # seconds it is expected to run
+    wait: float | None = None  # while it waits: seconds until it is expected to start
+    started: float | None = field(default=None, repr=False)  # time.monotonic() when it started
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _told: int | None = field(default=None, repr=False)  # the last place its task was told
 
@@ -74,10 +83,16 @@ class Followup:
 
     task: Task
     lane: str
+    estimate: float = 0.0
 
 
 class QueueFull(Exception):
-    """The lane already holds its maximum of waiting jobs."""
+    """The lane cannot take a job now: its expected `wait` (seconds) is over its limit, or it holds its
+    maximum of waiting jobs; `retry` is the seconds after which trying again should succeed."""
+
+    def __init__(self, lane: str, wait: float, retry: float) -> None:
+        super().__init__(f"lane {lane} is full: a new job would wait about {wait:.0f} s")
+        self.lane, self.wait, self.retry = lane, wait, retry
 
 
 class AlreadyQueued(Exception):
@@ -120,28 +135,37 @@ class JobQueue:
                 lane.threads.append(thread)
                 thread.start()
 
-    def admit(self, owner: int, lane: str) -> None:
+    def admit(self, owner: int, lane: str, max_wait: float | None = None) -> None:
         """Raise what `submit` would raise for a new job of `owner` in `lane` (AlreadyQueued, QueueFull,
         RuntimeError), without queueing anything: a job is journalled only once it will be taken."""
         with self._cond:
-            self._check(owner, self._lanes[lane])
+            self._check(owner, self._lanes[lane], max_wait=max_wait)
 
-    def submit(self, owner: int, task: Task, lane: str, force: bool = False) -> tuple[Job, int]:
-        """Queue `task` for `owner`; returns the job and its place (0: a worker takes it right away).
+    def expected_wait(self, lane: str) -> float:
+        """Seconds a job queued now in `lane` would wait before it starts, by the jobs' estimates."""
+        with self._cond:
+            return self._starts(self._lanes[lane])[-1]
 
-        Raises `AlreadyQueued` if the owner has a job, `QueueFull` if the lane is full (unless `force`:
-        a job resumed after a restart was accepted before and is never refused), and RuntimeError after
-        `shutdown`.
+    def submit(self, owner: int, task: Task, lane: str, force: bool = False, estimate: float = 0.0,
+               max_wait: float | None = None) -> tuple[Job, int]:
+        """Queue `task` (expected to run `estimate` seconds) for `owner`; returns the job and its place (0:
+        a worker takes it right away).
+
+        Raises `AlreadyQueued` if the owner has a job, `QueueFull` if the lane holds its most waiting jobs or
+        the job would wait over `max_wait` seconds (unless `force`: a job resumed after a restart was
+        accepted before and is never refused), and RuntimeError after `shutdown`. Checked under the
+        queue's lock: requests at the same moment cannot all slip under the limit.
         """
         with self._cond:
             line = self._lanes[lane]
-            self._check(owner, line, force)
+            self._check(owner, line, force, max_wait)
             idle = line.workers - self._running_in(line)
-            job = Job(next(self._ids), owner, lane, task)
+            job = Job(next(self._ids), owner, lane, task, estimate=estimate)
             line.waiting.append(job)
             self._active[owner] = job
             position = max(0, len(line.waiting) - idle)
             job._told = position
+            job.wait = self._starts(line)[-2]
             self._cond.notify_all()
         log.info("job %d queued for user %d in lane %s (place %d)", job.id, owner, lane, position)
         return job, position
@@ -185,17 +209,30 @@ class JobQueue:
                 thread.join(timeout)
 
     # ---- internals (called with the lock held unless said otherwise) ------------------------------------
-    def _check(self, owner: int, line: _Lane, force: bool = False) -> None:
+    def _check(self, owner: int, line: _Lane, force: bool = False, max_wait: float | None = None) -> None:
         if self._closed:
             raise RuntimeError("the job queue is shut down")
         if (current := self._active.get(owner)) is not None:
             raise AlreadyQueued(current, self._position(current))
-        idle = line.workers - self._running_in(line)
-        if not force and len(line.waiting) >= line.limit + max(0, idle):
-            raise QueueFull(line.name)
+        if force:
+            return
+        wait = self._starts(line)[-1]
+        if len(line.waiting) >= line.limit + max(0, line.workers - self._running_in(line)):
+            raise QueueFull(line.name, wait, retry_after(wait, 0.0))  # a memory guard: retry when all ahead run
+        if max_wait is not None and wait > max_wait:
+            raise QueueFull(line.name, wait, retry_after(wait, max_wait))
+
+    def _running(self, lane: _Lane) -> list[Job]:
+        return [job for job in self._active.values() if job.lane == lane.name and job.state is JobState.RUNNING]
 
     def _running_in(self, lane: _Lane) -> int:
-        return sum(1 for job in self._active.values() if job.lane == lane.name and job.state is JobState.RUNNING)
+        return len(self._running(lane))
+
+    def _starts(self, lane: _Lane) -> list[float]:
+        """`bots.waits.starts` of the lane: each waiting job's expected wait, then a new job's."""
+        now = time.monotonic()
+        running = [left_of(job.estimate, now - (job.started or now)) for job in self._running(lane)]
+        return starts(running, [job.estimate for job in lane.waiting], lane.workers)
 
     def _position(self, job: Job) -> int:
         if job.state is JobState.RUNNING:
@@ -223,6 +260,7 @@ class JobQueue:
                     return
                 job = lane.waiting.popleft()
                 job.state = JobState.RUNNING
+                job.started, job.wait = time.monotonic(), None
             self._announce(lane.name)
             log.info("job %d started for user %d", job.id, job.owner)
             followup = None
@@ -236,7 +274,8 @@ class JobQueue:
                     if self._active.get(job.owner) is job:
                         del self._active[job.owner]
                         if followup is not None and not self._closed:
-                            following = Job(next(self._ids), job.owner, followup.lane, followup.task)
+                            following = Job(next(self._ids), job.owner, followup.lane, followup.task,
+                                            estimate=followup.estimate)
                             self._lanes[followup.lane].waiting.append(following)
                             self._active[job.owner] = following
                             self._cond.notify_all()
@@ -245,9 +284,13 @@ class JobQueue:
                 self._announce(followup.lane)
 
     def _announce(self, lane_name: str) -> None:
-        """Tell each waiting job of a lane whose place changed its new place (called without the lock)."""
+        """Tell each waiting job of a lane whose place changed its new place and wait (called without the
+        lock)."""
         with self._cond:
-            places = [(n, job) for n, job in enumerate(self._lanes[lane_name].waiting, start=1) if job._told != n]
+            lane = self._lanes[lane_name]
+            for job, wait in zip(lane.waiting, self._starts(lane)):
+                job.wait = wait
+            places = [(n, job) for n, job in enumerate(lane.waiting, start=1) if job._told != n]
             for position, job in places:
                 job._told = position
         for position, job in places:

@@ -6,6 +6,7 @@ reading speaks the language of whoever is being answered. The Russian is in bots
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from bots.i18n import N_, ngettext
@@ -46,7 +47,6 @@ _CONSTANTS = {
     "WORKER_FAILED": N_("😵 Sorry, my painter crashed twice on your picture, so I gave up. Please try another "
                         "picture or size."),
     "BUSY": N_("😓 I'm very busy right now and can't take your request. Please try again in a minute."),
-    "QUEUE_FULL": N_("😓 I'm very busy: the queue is full. Please try again in a few minutes."),
     "JOB_FAILED": N_("😵 Sorry, something went wrong while working on your picture. It has been logged; "
                      "please try again."),
     "EXPIRED_BUTTON": N_("This button has expired. Send a new photo to start again."),
@@ -162,16 +162,17 @@ def rate_limited(per_hour: int, seconds: float) -> str:
                     "again in {minutes} min.", per_hour).format(count=per_hour, minutes=minutes)
 
 
-def stats(uptime_s: float, lanes: dict[str, tuple[int, int]], counts: dict[str, int],
+def stats(uptime_s: float, lanes: dict[str, tuple[int, int]], waits: dict[str, float], counts: dict[str, int],
           times: dict[str, tuple[float, float, int]], restarts: int, chat_mb: float,
           workers: list[tuple[str, float | None]]) -> str:
-    """The admins' /stats: `counts` of delivered, failed and cancelled jobs, `times` maps a kind of job to
-    (p50 s, p95 s, count) over the last 24 h."""
+    """The admins' /stats: `waits` per lane the seconds a job queued now would wait, `counts` of delivered,
+    failed and cancelled jobs, `times` maps a kind of job to (p50 s, p95 s, count) over the last 24 h."""
     hours, rest = divmod(int(uptime_s), 3600)
     outcomes = {"delivered": N_("{count} delivered"), "failed": N_("{count} failed"),
                 "cancelled": N_("{count} cancelled")}
     lines = [_("📊 Up {hours} h {minutes} min").format(hours=hours, minutes=rest // 60),
              _("Lanes (waiting / running): ") + ", ".join(f"{lane} {w} / {r}" for lane, (w, r) in lanes.items()),
+             _("Expected wait: ") + ", ".join(f"{lane} {duration(wait)}" for lane, wait in waits.items()),
              _("Last 24 h: ") + ", ".join(_(outcomes[what]).format(count=n) for what, n in counts.items())]
     lines += [ngettext("• {kind}: p50 {p50} s, p95 {p95} s ({count} job)",
                        "• {kind}: p50 {p50} s, p95 {p95} s ({count} jobs)", n)
@@ -191,10 +192,34 @@ def already_queued(position: int) -> str:
              ).format(position=position)
 
 
-def queued(position: int) -> str:
+def queued(position: int, wait: float | None = None) -> str:
+    """A job's place (0: starting), and when it should start (`wait`, seconds) if known and not now (a
+    free painter about to take it)."""
     if position == 0:
         return _("⏳ Starting…")
-    return _("⏳ You're #{position} in the queue. I'll start as soon as a painter is free.").format(position=position)
+    if wait is None or wait < 0.5:
+        return _("⏳ You're #{position} in the queue. I'll start as soon as a painter is free.").format(
+            position=position)
+    return _("⏳ You're #{position} in the queue, about {wait} to wait.").format(position=position,
+                                                                               wait=duration(wait))
+
+
+def queue_full(wait: float, retry: float) -> str:
+    """A refusal by the lane's expected wait (seconds), saying when to come back (seconds)."""
+    return _("😓 I'm very busy: a new picture would wait about {wait}. Please try again in {retry}.").format(
+        wait=duration(wait), retry=duration(retry))
+
+
+def duration(seconds: float) -> str:
+    """A wait as people say it: "0 s" (none), "40 s" (up to the next 5 s), "3 min", "1 h 20 min" (to 5 min)."""
+    if seconds <= 55:
+        return _("{seconds} s").format(seconds=5 * math.ceil(seconds / 5) if seconds >= 0.5 else 0)
+    if seconds < 3570:
+        return _("{minutes} min").format(minutes=max(1, round(seconds / 60)))
+    hours, minutes = divmod(5 * round(seconds / 300), 60)
+    if not minutes:
+        return _("{hours} h").format(hours=hours)
+    return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
 
 
 def _stage(stage: int, stages: int) -> str:

@@ -12,8 +12,8 @@ answer at all); the faulted calls stay in the log (`calls`, `faults`), so a test
 Webhooks as in Telegram: setWebhook records what it got (`webhook`), getUpdates is refused with 409 while one is
 set, and `post_update` delivers a pending update to the bot's own HTTP server as Telegram would post it.
 Users may speak another language (`set_user_language`), write in group chats (`add_group`), reply to a message
-(`reply_to=`) and send albums (`send_album`), so a bot's translations, group handling and album grouping are
-tested through the same updates Telegram sends.
+(`reply_to=`), send albums (`send_album`) and act all at once (`together`), so a bot's translations, group
+handling, album grouping and bursts are tested through the same updates Telegram sends.
 
 Usage:  with FakeBotApi() as api:  api.install(); ...   or, in conftest.py:
         @pytest.fixture
@@ -34,6 +34,7 @@ import struct
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -401,6 +402,13 @@ class FakeBotApi:
             self._push_update(callback_query={"id": qid, "from": sender, "data": data,
                                               "message": copy.deepcopy(msg.data), "chat_instance": str(-chat_id)})
             return qid
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Users' events injected inside arrive together, as in a burst: the bot's next getUpdates returns all
+        of them (up to its limit) in one batch. The server answers no call meanwhile: inject, don't wait."""
+        with self._cond:
+            yield
 
     def post_update(self, address: str, secret: str | None = REGISTERED, timeout: float = 10.0) -> int:
         """Deliver the oldest pending update as Telegram posts to a webhook: JSON to http://`address` (the bot's

@@ -27,14 +27,14 @@ def test_one_job_per_user_whoever_asks(board: JobBoard, redis_server):
     for thread in threads:
         thread.join()
     assert results.count(None) == 1 and results.count(PENDING) == 7
-    board.queue(7, "transfer", 1)
+    board.queue(7, "transfer", 1, 1.0)
     assert board.reserve(7) == "1" and board.user_job(7) == 1
     other.close()
 
 
 def test_queue_places_move_up_as_workers_take_jobs(board: JobBoard):
     for user, job in ((1, 10), (2, 11), (3, 12)):
-        board.queue(user, "transfer", job)
+        board.queue(user, "transfer", job, 1.0)
     assert [board.position("transfer", job) for job in (10, 11, 12)] == [1, 2, 3]
     board.take("transfer", 10)
     assert [board.position("transfer", job) for job in (10, 11, 12)] == [0, 1, 2]
@@ -44,25 +44,41 @@ def test_queue_places_move_up_as_workers_take_jobs(board: JobBoard):
 
 
 def test_a_cancel_and_a_worker_never_both_get_a_waiting_job(board: JobBoard):
-    board.queue(1, "transfer", 10)
+    board.queue(1, "transfer", 10, 1.0)
     board.take("transfer", 10)  # a worker was faster
     assert not board.unqueue(1, "transfer", 10)
     assert board.position("transfer", 10) == 0 and board.user_job(1) == 10  # still running, slot still held
-    board.queue(2, "transfer", 11)
+    board.queue(2, "transfer", 11, 1.0)
     assert board.unqueue(2, "transfer", 11) and board.user_job(2) is None and board.position("transfer", 11) is None
 
 
 def test_an_ended_jobs_slot_is_taken_over_but_never_from_another_reservation(board: JobBoard):
-    board.queue(1, "instant", 10)
+    board.queue(1, "instant", 10, 1.0)
     assert board.reserve(1) == "10"
     assert board.take_over(1, "10") and board.reserve(1) == PENDING  # ours now
     board.release(1, PENDING)
-    board.queue(2, "instant", 11)
+    board.queue(2, "instant", 11, 1.0)
     board.drop(2, "instant", 11)  # the worker freed it between the reservation and the take-over
     assert board.take_over(2, "11")
-    board.queue(3, "instant", 12)
-    board.queue(3, "transfer", 13)  # its follow-up holds the slot now
+    board.queue(3, "instant", 12, 1.0)
+    board.queue(3, "transfer", 13, 1.0)  # its follow-up holds the slot now
     assert not board.take_over(3, "12") and board.user_job(3) == 13
+
+
+def test_each_job_keeps_its_estimate_while_it_waits_and_runs(board: JobBoard):
+    board.queue(1, "instant", 10, 2.5)
+    board.queue(2, "instant", 11, 0.75)
+    board.queue(3, "transfer", 12, 600.0)
+    assert board.load("instant") == ([], [(10, 2.5), (11, 0.75)])
+    before = time.time()
+    board.take("instant", 10)
+    (started, estimate), = board.load("instant")[0]
+    assert before <= started <= time.time() and estimate == 2.5
+    assert board.load("instant")[1] == [(11, 0.75)] and board.load("transfer") == ([], [(12, 600.0)])
+    board.drop(1, "instant", 10)
+    assert board.unqueue(2, "instant", 11)
+    assert board.load("instant") == ([], [])
+    assert board.redis.hkeys(board._key("estimates")) == ["12"]  # nothing left behind but the waiting job's
 
 
 def test_cancel_flags_and_heartbeats(board: JobBoard):

@@ -35,7 +35,9 @@ def test_settings_from_the_environment() -> None:
                                  "STYLEBOT_TMP_DIR": "/srv/tmp", "LOG_LEVEL": "debug", "STYLEBOT_DATA_DIR": "/srv/data",
                                  "STYLEBOT_RESULT_DAYS": "2.5", "STYLEBOT_JOBS_PER_HOUR": "12",
                                  "STYLEBOT_ADMINS": "11, 22", "STYLEBOT_DELIVERY_PATIENCE": "90",
-                                 "STYLEBOT_TELEGRAM_TIMEOUT": "20"})
+                                 "STYLEBOT_TELEGRAM_TIMEOUT": "20", "STYLEBOT_INSTANT_WAIT_LIMIT": "45",
+                                 "STYLEBOT_TRANSFER_WAIT_LIMIT": "600.5"})
+    assert (config.instant_wait_limit, config.transfer_wait_limit) == (45.0, 600.5)
     assert (config.api_url, config.workers, config.queue_limit, config.sizes, config.default_size, config.steps,
             config.progress_interval, config.update_threads, config.compute_threads, config.weights_dir,
             config.strip_pixels, config.temp_dir, config.log_level, config.data_dir, config.result_days,
@@ -49,8 +51,9 @@ def test_settings_from_the_environment() -> None:
     assert (defaults.api_url, defaults.workers, defaults.queue_limit, defaults.default_size, defaults.steps,
             defaults.progress_interval, defaults.download_limit, defaults.strip_pixels, defaults.data_dir,
             defaults.temp_dir, defaults.result_days, defaults.jobs_per_hour, defaults.admins) == (
-        None, 1, 20, 384, None, 3.0, PUBLIC_DOWNLOAD_LIMIT, None, Path("data"), Path("data/tmp"), 7.0, 30,
+        None, 1, 500, 384, None, 3.0, PUBLIC_DOWNLOAD_LIMIT, None, Path("data"), Path("data/tmp"), 7.0, 30,
         frozenset())  # strips: sized to the memory limit (bots.budget)
+    assert (defaults.instant_wait_limit, defaults.transfer_wait_limit) == (120.0, 1800.0)
 
 
 @pytest.mark.parametrize("env, names", [
@@ -61,6 +64,7 @@ def test_settings_from_the_environment() -> None:
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_SIZES": "big"}, "STYLEBOT_SIZES must be"),
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_SIZES": "512,4096"}, "each from 32 to 2048 px"),
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_PROGRESS_INTERVAL": "soon"}, "STYLEBOT_PROGRESS_INTERVAL must be a number"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_INSTANT_WAIT_LIMIT": "2 min"}, "STYLEBOT_INSTANT_WAIT_LIMIT must be a number"),
     ({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "localhost:8081"}, "TELEGRAM_API_URL must start with http"),
     ({"BOT_TOKEN": TOKEN, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be"),
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_STRIP_PIXELS": "100"}, "STYLEBOT_STRIP_PIXELS must be at least 4096"),

@@ -220,7 +220,7 @@ def test_a_job_speaks_its_users_language_to_the_end_through_the_queue_and_a_rest
     anna.gets("🎨 Рисую на VGG19…", since, timeout=RESULT_WAIT)
 
     quick = ivan.gets("⚡ Быстрая версия — ", ivan.sends_photo(caption="кубизм"), timeout=RESULT_WAIT)
-    ivan.gets("⏳ Ты №1 в очереди.", ivan.taps(quick, "🎨 Нарисовать полностью"))
+    ivan.gets("⏳ Ты №1 в очереди, ждать около ", ivan.taps(quick, "🎨 Нарисовать полностью"))
 
     since = fake_api.mark()
     bot = start_bot.restart(bot)

@@ -99,7 +99,9 @@ def test_full_queue_is_refused_politely(start_bot) -> None:
     bot = start_bot(VggBot, steps=LONG_JOB, queue_limit=0)
     first, second = bot.user(701), bot.user(702)
     first.gets("🎨 Painting with", first.picks_style(first.starts_with_photo()))
-    second.gets(texts.QUEUE_FULL, second.picks_style(second.starts_with_photo()))
+    refusal = second.gets("😓 I'm very busy: a new picture would wait about",
+                          second.picks_style(second.starts_with_photo()))
+    assert "Please try again in 1 min." in refusal["text"]  # the count guard: once the painting ahead has started
     first.gets(texts.CANCELLING_RUNNING, first.says("/cancel"))
     first.gets(texts.CANCELLED, timeout=30)
 

@@ -46,11 +46,13 @@ class WorkerInfo:
 
 @dataclass(frozen=True)
 class RunnerStats:
-    """For /stats: per lane (waiting, running), the workers, and how often one had to be replaced."""
+    """For /stats: per lane (waiting, running), the workers, how often one had to be replaced, and per
+    lane the seconds a job queued now would wait."""
 
     lanes: Mapping[str, tuple[int, int]]
     workers: list[WorkerInfo] = field(default_factory=list)
     worker_restarts: int = 0
+    waits: Mapping[str, float] = field(default_factory=dict)
 
 
 class Executor(Protocol):
@@ -80,10 +82,12 @@ class JobRunner(Protocol):
         """Start the workers (raises WorkerSetupError)."""
 
     def admit(self, user: int, lane: str) -> None:
-        """Raise AlreadyQueued (the user has a job) or QueueFull (the lane is full), else return."""
+        """Raise AlreadyQueued (the user has a job) or QueueFull (a new job would wait longer than the lane's
+        limit, or the lane holds its most waiting jobs), else return."""
 
     def submit(self, record: JobRecord, resumed: bool = False) -> None:
-        """Queue a journalled job; a `resumed` one (from before a restart) is never refused."""
+        """Queue a journalled job, or raise AlreadyQueued or QueueFull when a request at the same moment took
+        its place since `admit`; a `resumed` one (from before a restart) is never refused."""
 
     def active(self, user: int) -> tuple[Job, int] | None:
         """The user's job and its place (0: running), or None."""

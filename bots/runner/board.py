@@ -2,12 +2,14 @@
 
 Celery carries the jobs themselves (one queue per lane); the board keeps what Celery does not: which
 job each user has (one at a time, across every chat process), each lane's waiting line in order (queue
-positions), what runs now, cancel requests for running jobs, and the workers' heartbeats (/stats).
+positions), what runs now and since when, each job's estimated seconds (expected waits), cancel requests
+for running jobs, and the workers' heartbeats (/stats, and how many slots serve a lane).
 Every change that must not race is a single Redis command or a short Lua script.
 
 Keys (under the store's prefix): ``user:<id>`` the user's job id ("pending" while a chat process
-journals it), ``waiting:<lane>`` and ``running:<lane>`` sorted sets of job ids, ``cancel:<job>`` a flag,
-``worker:<name>`` a heartbeat that expires when its worker stops beating.
+journals it), ``waiting:<lane>`` and ``running:<lane>`` sorted sets of job ids (by id, and by the time it
+started), ``estimates`` a hash of job id to seconds, ``cancel:<job>`` a flag, ``worker:<name>`` a heartbeat
+that expires when its worker stops beating.
 """
 from __future__ import annotations
 
@@ -117,11 +119,13 @@ class JobBoard:
         self._call(self._release, [self._key("user", user)], [str(job_id)])
 
     # ---- lanes --------------------------------------------------------------------------------------
-    def queue(self, user: int, lane: str, job_id: int) -> None:
-        """The job joins its lane's waiting line (ordered by id: the journal's order) and takes the user's
-        slot (from their reservation, or from the job it follows, without the slot ever being free)."""
+    def queue(self, user: int, lane: str, job_id: int, estimate: float) -> None:
+        """The job joins its lane's waiting line (ordered by id: the journal's order), with its estimated
+        seconds, and takes the user's slot (from their reservation, or from the job it follows, without the
+        slot ever being free)."""
         pipe = self.redis.pipeline()
         pipe.set(self._key("user", user), str(job_id))
+        pipe.hset(self._key("estimates"), str(job_id), repr(float(estimate)))
         pipe.zadd(self._key("waiting", lane), {str(job_id): job_id})
         self._call(pipe.execute)
 
@@ -137,13 +141,17 @@ class JobBoard:
 
     def unqueue(self, user: int, lane: str, job_id: int) -> bool:
         """Take a waiting job off its line and free its user's slot; False if a worker took it first."""
-        return bool(self._call(self._unqueue, [self._key("waiting", lane), self._key("user", user)], [str(job_id)]))
+        if not self._call(self._unqueue, [self._key("waiting", lane), self._key("user", user)], [str(job_id)]):
+            return False
+        self._call(self.redis.hdel, self._key("estimates"), str(job_id))
+        return True
 
     def drop(self, user: int, lane: str, job_id: int) -> None:
         """Remove an ended job from the board, and free its user's slot unless a follow-up holds it."""
         pipe = self.redis.pipeline()
         pipe.zrem(self._key("waiting", lane), str(job_id))
         pipe.zrem(self._key("running", lane), str(job_id))
+        pipe.hdel(self._key("estimates"), str(job_id))
         pipe.delete(self._key("cancel", job_id))
         self._call(pipe.execute)
         self.release(user, job_id)
@@ -161,6 +169,19 @@ class JobBoard:
     def waiting(self, lane: str) -> list[int]:
         """The lane's waiting jobs, next first."""
         return [int(member) for member in self._call(self.redis.zrange, self._key("waiting", lane), 0, -1)]
+
+    def load(self, lane: str) -> tuple[list[tuple[float, float]], list[tuple[int, float]]]:
+        """The lane's running jobs as (started, by time.time(); estimated seconds) and its waiting ones as
+        (job id, estimated seconds), next first. A job queued without an estimate counts 0 s."""
+        pipe = self.redis.pipeline()
+        pipe.zrange(self._key("running", lane), 0, -1, withscores=True)
+        pipe.zrange(self._key("waiting", lane), 0, -1)
+        running, waiting = self._call(pipe.execute)
+        ids = [member for member, _ in running] + waiting
+        seconds = [float(value or 0.0) for value in self._call(self.redis.hmget, self._key("estimates"), ids)] \
+            if ids else []
+        return ([(started, estimate) for (_, started), estimate in zip(running, seconds)],
+                [(int(member), estimate) for member, estimate in zip(waiting, seconds[len(running):])])
 
     def counts(self, lanes: list[str]) -> dict[str, tuple[int, int]]:
         """Per lane: (waiting, running)."""

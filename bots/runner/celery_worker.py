@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from celery import Celery, signals
 from dotenv import find_dotenv, load_dotenv
@@ -39,10 +39,11 @@ from bots.progress import StatusMessage
 from bots.runner import RunnerUnavailable
 from bots.runner.board import HEARTBEAT_SECONDS, JobBoard, WorkerBeat
 from bots.runner.celery_app import JOB_TASK, celery_app
-from bots.runner.distributed import enqueue
+from bots.runner.distributed import enqueue, expected_starts
 from bots.settings import UserSettings
 from bots.store import JobRecord, JobStatus, StoreError
 from bots.tasks import Services, run_job
+from bots.waits import Calibration
 from bots.worker import INSTANT_LANE, TRANSFER_LANE, load_services
 
 __all__ = ["main", "run_celery_job"]
@@ -56,7 +57,8 @@ PR_SET_PDEATHSIG = 1
 
 @dataclass
 class _Worker:
-    """What one pool process holds: its services (networks loaded once), the board, the Celery app."""
+    """What one pool process holds: its services (networks loaded once), the board, the Celery app, and
+    when it last told each waiting job its place (`told`: job id -> time.monotonic())."""
 
     config: BotConfig
     services: Services
@@ -64,7 +66,9 @@ class _Worker:
     app: Celery
     name: str
     lanes: tuple[str, ...]
+    calibration: Calibration
     job: int | None = None
+    told: dict[int, float] = field(default_factory=dict)
 
 
 _worker: _Worker | None = None
@@ -122,7 +126,7 @@ def _run_once(worker: _Worker, record: JobRecord) -> None:
         _beat_now(worker, None)
     if outcome is JobStatus.DELIVERED and (then := record.payload.get("then")):
         following = journal.add(record.user_id, record.chat_id, then["lane"], then["kind"], then["payload"])
-        enqueue(worker.app, board, announce(worker.services.telegram, journal, following))  # takes the slot
+        enqueue(worker.app, board, worker.calibration, announce(worker.services.telegram, journal, following))
     board.drop(record.user_id, record.lane, record.id)
 
 
@@ -135,14 +139,21 @@ def _failed(worker: _Worker, record: JobRecord) -> None:
 
 
 def _tell_positions(worker: _Worker, lane: str) -> None:
-    """A job left the line: the ones behind it moved up; their status messages say so."""
-    services = worker.services
-    for position, job_id in enumerate(worker.board.waiting(lane), start=1):
+    """A job left the line: the ones behind it moved up; their status messages say so, with their new
+    wait. Each at most every progress interval but the next in line, as the embedded runner's: in a burst,
+    every job that starts moves everyone."""
+    services, now = worker.services, time.monotonic()
+    waiting, starts_at = expected_starts(worker.board, lane)
+    worker.told = {job_id: worker.told[job_id] for job_id in waiting if job_id in worker.told}
+    for position, (job_id, wait) in enumerate(zip(waiting, starts_at), start=1):
+        if position > 1 and now - worker.told.get(job_id, -float("inf")) < services.config.progress_interval:
+            continue
         record = services.journal.get(job_id)
         if record is not None and not record.status.final:
+            worker.told[job_id] = now
             with speaking(job_language(record.payload)):
                 StatusMessage(services.telegram, record.chat_id, record.status_message_id, 0,
-                              delivery=services.delivery).show(texts.queued(position))
+                              delivery=services.delivery).show(texts.queued(position, wait))
 
 
 def _beat_now(worker: _Worker, job: int | None) -> None:
@@ -182,7 +193,8 @@ def _init_pool_process(config: BotConfig, bot: str, lanes: tuple[str, ...], app:
         os.write(2, f"error: {exc}\n".encode())  # the real stderr: Celery turned sys.stderr into a logger
         os.kill(os.getppid(), signal.SIGTERM)
         os._exit(2)
-    _worker = _Worker(config, services, JobBoard(config.redis_url), app, f"{name}/{os.getpid()}", lanes)
+    _worker = _Worker(config, services, JobBoard(config.redis_url), app, f"{name}/{os.getpid()}", lanes,
+                      Calibration(store.journal, config.default_size))
     threading.Thread(target=_beat_forever, args=(_worker,), name="heartbeat", daemon=True).start()
 
 

@@ -2,7 +2,8 @@
 
 The chat only admits, journals and enqueues; Celery workers on any machine run the jobs
 (`bots.runner.celery_worker`). What must hold across every chat process and worker (one job per user,
-queue positions, cancel requests, who is alive) lives on the Redis job board (`bots.runner.board`).
+queue positions, estimated seconds, cancel requests, who is alive) lives on the Redis job board
+(`bots.runner.board`), so a lane's expected wait is the same whichever chat process or worker asks.
 """
 from __future__ import annotations
 
@@ -23,29 +24,43 @@ from bots.runner import RunnerStats, WorkerInfo, WorkerSetupError, RunnerUnavail
 from bots.runner.board import PENDING, JobBoard
 from bots.runner.celery_app import JOB_TASK, task_id
 from bots.store import JobJournal, JobRecord, JobStatus
+from bots.waits import Calibration, LaneLimits, left_of, retry_after, starts
 
-__all__ = ["CeleryRunner", "enqueue"]
+__all__ = ["CeleryRunner", "enqueue", "expected_starts"]
 
 log = logging.getLogger(__name__)
 SETTLE = 2.0  # as the embedded runner: a tap on a quick version's buttons waits for its job to end
 
 
-def enqueue(app: Celery, board: JobBoard, record: JobRecord) -> None:
-    """Put a journalled job on the board (its user's slot, its lane's line) and on its lane's queue."""
-    board.queue(record.user_id, record.lane, record.id)
+def enqueue(app: Celery, board: JobBoard, calibration: Calibration, record: JobRecord) -> None:
+    """Put a journalled job on the board (its user's slot, its lane's line, its estimated seconds) and on
+    its lane's queue."""
+    board.queue(record.user_id, record.lane, record.id, calibration.estimate(record.kind, record.payload))
     app.send_task(JOB_TASK, args=[record.id], queue=record.lane, task_id=task_id(record.id))
 
 
+def expected_starts(board: JobBoard, lane: str) -> tuple[list[int], list[float]]:
+    """The lane's waiting jobs (next first) and the seconds until each should start, then a new job (one
+    more item). Its slots are the live pool processes that serve it, one at least (a worker on its way)."""
+    running, waiting = board.load(lane)
+    now = time.time()
+    slots = max(1, sum(lane in beat.lanes for beat in board.workers()))
+    left = [left_of(estimate, now - started) for started, estimate in running]
+    return [job for job, _ in waiting], starts(left, [estimate for _, estimate in waiting], slots)
+
+
 class CeleryRunner:
-    """Lanes are Celery queues (`lanes`: name -> (slots, waiting limit); slots are the workers' business)."""
+    """Lanes are Celery queues (`lanes`: name -> its limits; slots are the workers' business: the wait limit
+    counts the live ones)."""
 
     resumes_journal = False  # the broker keeps queued jobs, and redelivers those of a lost worker
 
     def __init__(self, config: BotConfig, telegram: TeleBot, journal: JobJournal, board: JobBoard, app: Celery,
-                 lanes: Mapping[str, tuple[int, int]], delivery: Delivery,
+                 lanes: Mapping[str, LaneLimits], delivery: Delivery,
                  settle_lanes: frozenset[str] = frozenset()) -> None:
         self.config, self.telegram, self.journal, self.board, self.app = config, telegram, journal, board, app
         self.lanes, self.delivery, self.settle_lanes = dict(lanes), delivery, settle_lanes
+        self.calibration = Calibration(journal, config.default_size)
 
     def start(self) -> None:
         """Check Redis, and enqueue the journal's waiting jobs that never reached it (a chat process that
@@ -55,13 +70,14 @@ class CeleryRunner:
             for record in self.journal.unfinished():
                 if record.status is JobStatus.WAITING and not self.board.known(record.lane, record.id):
                     log.info("enqueueing job %d, journalled but never queued", record.id)
-                    enqueue(self.app, self.board, record)
+                    enqueue(self.app, self.board, self.calibration, record)
         except RunnerUnavailable as exc:
             raise WorkerSetupError(f"cannot reach Redis at {self.board.url}: {exc}") from None
 
     def admit(self, user: int, lane: str) -> None:
-        """Reserve the user's slot. A slot still held by their job of a `settle_lanes` lane (a quick version
-        ending on its worker) is waited for, at most SETTLE seconds, as in `active`."""
+        """Reserve the user's slot, if the lane can take a job (`EmbeddedRunner.admit`). A slot still held
+        by their job of a `settle_lanes` lane (a quick version ending on its worker) is waited for, at most
+        SETTLE seconds, as in `active`."""
         deadline = time.monotonic() + SETTLE
         holder = self.board.reserve(user)
         while holder is not None and holder != PENDING:
@@ -76,10 +92,11 @@ class CeleryRunner:
         if holder is not None:
             found = self.active(user)
             raise AlreadyQueued(*(found or (Job(0, user, lane, None, JobState.QUEUED), 1)))  # type: ignore[arg-type]
-        waiting, _ = self.board.counts([lane])[lane]
-        if waiting >= self.lanes[lane][1]:
+        waiting, starts_at = expected_starts(self.board, lane)
+        limits, wait = self.lanes[lane], starts_at[-1]
+        if len(waiting) >= limits.count or wait > limits.wait:
             self.board.release(user, PENDING)
-            raise QueueFull
+            raise QueueFull(lane, wait, retry_after(wait, 0.0 if len(waiting) >= limits.count else limits.wait))
 
     def _ended(self, job_id: int) -> bool:
         """Whether a job's slot is free to take: it ended, and no job follows it (a delivered quick version
@@ -89,12 +106,23 @@ class CeleryRunner:
                                                                 and record.payload.get("then")))
 
     def submit(self, record: JobRecord, resumed: bool = False) -> None:
-        enqueue(self.app, self.board, record)
-        position = self.board.position(record.lane, record.id)
-        if position:
-            with speaking(job_language(record.payload)):
-                StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
-                              delivery=self.delivery).show(texts.queued(position))
+        """Enqueue a journalled job, then check the lane's limits again from its place (not for a `resumed`
+        one): of requests admitted at the same moment by any chat process, the later ones see the earlier
+        ahead of them, and the one that would wait too long is taken off again (QueueFull)."""
+        enqueue(self.app, self.board, self.calibration, record)
+        waiting, starts_at = expected_starts(self.board, record.lane)
+        if record.id not in waiting:
+            return
+        position = waiting.index(record.id)
+        limits, wait = self.lanes[record.lane], starts_at[position]
+        full = position >= limits.count
+        refused = not resumed and (full or wait > limits.wait)
+        if refused and self.board.unqueue(record.user_id, record.lane, record.id):
+            self.app.control.revoke(task_id(record.id))
+            raise QueueFull(record.lane, wait, retry_after(wait, 0.0 if full else limits.wait))
+        with speaking(job_language(record.payload)):
+            StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
+                          delivery=self.delivery).show(texts.queued(position + 1, wait))
 
     def active(self, user: int) -> tuple[Job, int] | None:
         """The user's job and its place (0: running); a running job of a `settle_lanes` lane is waited
@@ -141,7 +169,8 @@ class CeleryRunner:
         workers = [WorkerInfo(f"{beat.name}@{beat.host} ({', '.join(beat.lanes)}"
                               f"{f', job {beat.job}' if beat.job else ''})", beat.pid, True, beat.rss_mb)
                    for beat in self.board.workers()]
-        return RunnerStats(self.board.counts(list(self.lanes)), workers, 0)
+        return RunnerStats(self.board.counts(list(self.lanes)), workers, 0,
+                           {lane: expected_starts(self.board, lane)[1][-1] for lane in self.lanes})
 
     def shutdown(self, timeout: float | None = None) -> None:
         self.board.close()

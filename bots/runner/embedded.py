@@ -24,6 +24,7 @@ from bots.progress import StatusMessage
 from bots.runner import Executor, RunnerStats, WorkerLost
 from bots.store import JobJournal, JobRecord, JobStatus
 from bots.tasks import Services, Stop, job_folder, run_job
+from bots.waits import Calibration, LaneLimits
 
 __all__ = ["EmbeddedRunner", "InProcess"]
 
@@ -52,22 +53,23 @@ class InProcess:
 
 
 class EmbeddedRunner:
-    """Lanes of jobs (`lanes`: name -> (slots, waiting limit)) computed by `executor`; `settle_lanes`:
-    the lanes of seconds-long jobs (see `active`)."""
+    """Lanes of jobs (`lanes`: name -> its limits) computed by `executor`; `settle_lanes`: the lanes of
+    seconds-long jobs (see `active`). Each job's estimated seconds are calibrated on the journal."""
 
     resumes_journal = True
 
     def __init__(self, config: BotConfig, telegram: TeleBot, journal: JobJournal, executor: Executor,
-                 lanes: Mapping[str, tuple[int, int]], delivery: Delivery,
+                 lanes: Mapping[str, LaneLimits], delivery: Delivery,
                  settle_lanes: frozenset[str] = frozenset()) -> None:
         self.config, self.telegram, self.journal, self.executor = config, telegram, journal, executor
         self.delivery, self.settle_lanes = delivery, settle_lanes
-        self._lanes = dict(lanes)
+        self.lanes = dict(lanes)
+        self.calibration = Calibration(journal, config.default_size)
         self._queue: JobQueue | None = None
 
     def start(self) -> None:
         self.executor.start()
-        self._queue = JobQueue(self._lanes)
+        self._queue = JobQueue({name: (lane.slots, lane.count) for name, lane in self.lanes.items()})
 
     @property
     def queue(self) -> JobQueue:
@@ -76,11 +78,15 @@ class EmbeddedRunner:
         return self._queue
 
     def admit(self, user: int, lane: str) -> None:
-        self.queue.admit(user, lane)
+        """`JobQueue.admit`, with the lane's wait limit."""
+        self.queue.admit(user, lane, self.lanes[lane].wait)
 
     def submit(self, record: JobRecord, resumed: bool = False) -> None:
+        """Queue a journalled job, checking the lane's limits again (not for a `resumed` one)."""
         task = _JournalledJob(self, record)
-        job, position = self.queue.submit(record.user_id, task, record.lane, force=resumed)
+        job, position = self.queue.submit(record.user_id, task, record.lane, force=resumed,
+                                          estimate=self.calibration.estimate(record.kind, record.payload),
+                                          max_wait=self.lanes[record.lane].wait)
         if position:
             task.moved(job, position)
 
@@ -101,7 +107,10 @@ class EmbeddedRunner:
 
     def stats(self) -> RunnerStats:
         workers, restarts = self.executor.stats()
-        return RunnerStats(self.queue.counts() if self._queue else {}, workers, restarts)
+        if self._queue is None:
+            return RunnerStats({}, workers, restarts)
+        return RunnerStats(self.queue.counts(), workers, restarts,
+                           {lane: self.queue.expected_wait(lane) for lane in self.lanes})
 
     def shutdown(self, timeout: float | None = None) -> None:
         if self._queue is not None:
@@ -116,7 +125,8 @@ class EmbeddedRunner:
             return None
         following = announce(self.telegram, self.journal, self.journal.add(
             record.user_id, record.chat_id, then["lane"], then["kind"], then["payload"]))
-        return Followup(_JournalledJob(self, following), following.lane)
+        return Followup(_JournalledJob(self, following), following.lane,
+                        self.calibration.estimate(following.kind, following.payload))
 
 
 class _JournalledJob:
@@ -160,9 +170,10 @@ class _JournalledJob:
             self.runner.delivery.tell(self.runner.telegram, record.chat_id, texts.WORKER_RETRYING)
 
     def moved(self, job: Job, position: int) -> None:
+        """The new place and wait, throttled as progress is: in a burst, each job ending moves everyone."""
         if job.state is JobState.QUEUED:
             with speaking(job_language(self.record.payload)):
-                self.status.show(texts.queued(position))
+                self.status.show(texts.queued(position, job.wait), force=position == 1)
 
     def dropped(self, job: Job) -> None:
         """Removed before it started: by /cancel (journalled and shown), or by a shutdown (left waiting in

@@ -130,6 +130,11 @@ class JobJournal(Protocol):
         """When the user's jobs since `since` were created (cancelled ones too), for a rate limit."""
         ...
 
+    def delivered_since(self, since: float, limit: int) -> list[tuple[str, float, float | None]]:
+        """The last `limit` jobs delivered since `since`, newest first: (kind, seconds it ran, its payload's
+        prior estimate or None), to calibrate expected waits (`bots.waits`)."""
+        ...
+
     def summary(self, since: float) -> JournalSummary:
         """Jobs finished since `since`."""
         ...

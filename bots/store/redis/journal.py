@@ -18,6 +18,7 @@ from typing import Any
 from bots.store import JobRecord, JobStatus, JournalSummary
 from bots.store.redis.connection import TTL_MARGIN, Connection
 from bots.store.codec import DAY, encode_payload
+from bots.waits import PRIOR_KEY
 
 __all__ = ["RedisJournal", "JOB_DAYS"]
 
@@ -160,6 +161,20 @@ class RedisJournal:
         with self._connection.use() as client:
             found = client.zrangebyscore(self._key("jobs", "user", user_id), since, "+inf", withscores=True)
         return [created for _, created in found]
+
+    def delivered_since(self, since: float, limit: int) -> list[tuple[str, float, float | None]]:
+        """The last `limit` jobs delivered since `since`, newest first: (kind, seconds, prior estimate)."""
+        with self._connection.use() as client:
+            ids = client.zrevrangebyscore(self._key("jobs", "finished"), "+inf", since, start=0, num=4 * limit)
+            pipe = client.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.hmget(self._key("job", job_id), "status", "kind", "started", "finished", "payload")
+            rows = pipe.execute()
+        runs = []
+        for status, kind, started, finished, payload in rows:
+            if status == JobStatus.DELIVERED.value and started is not None and len(runs) < limit:
+                runs.append((kind, float(finished) - float(started), json.loads(payload).get(PRIOR_KEY)))
+        return runs
 
     def summary(self, since: float) -> JournalSummary:
         """Jobs finished since `since`: how many of each final status, and how long each delivered one ran."""

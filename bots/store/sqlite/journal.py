@@ -8,6 +8,7 @@ from typing import Any
 from bots.store import JobRecord, JobStatus, JournalSummary
 from bots.store.codec import encode_payload
 from bots.store.sqlite.database import DAY, Database, Every
+from bots.waits import PRIOR_KEY
 
 __all__ = ["SqliteJournal", "JOB_DAYS"]
 
@@ -98,6 +99,13 @@ class SqliteJournal:
         rows = self._database.query("SELECT created FROM jobs WHERE user_id = ? AND created >= ? ORDER BY created",
                                     (user_id, since))
         return [row[0] for row in rows]
+
+    def delivered_since(self, since: float, limit: int) -> list[tuple[str, float, float | None]]:
+        """The last `limit` jobs delivered since `since`, newest first: (kind, seconds, prior estimate)."""
+        return [(kind, seconds, prior) for kind, seconds, prior in self._database.query(
+            "SELECT kind, finished - started, json_extract(payload, ?) FROM jobs WHERE status = ? AND finished >= ? "
+            "AND started IS NOT NULL ORDER BY finished DESC LIMIT ?",
+            (f"$.{PRIOR_KEY}", JobStatus.DELIVERED.value, since, limit))]
 
     def summary(self, since: float) -> JournalSummary:
         """Jobs finished since `since`: how many of each final status, and how long each delivered one ran."""
