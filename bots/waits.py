@@ -27,7 +27,6 @@ __all__ = ["LaneLimits", "PRIOR_KEY", "prior_seconds", "stamp", "Calibration", "
 
 PRIOR_KEY = "prior_s"  # a payload's prior estimate of its job's seconds
 PREVIEW_SIDE = 384  # px: an instant preview's pictures (bots.workflow.PREVIEW_SIDE)
-INSTANT_STYLES = 6  # pictures in a preview of every instant style
 
 # Seconds per megapixel of the result (and a fixed part: download, delivery), measured on a 2-core AVX2-only
 # EPYC, the slower of the two CPUs we run on: the instant styles 3.1 s/MP (1024 px in 3.2 s), the universal

@@ -12,7 +12,8 @@ from bots.settings import UserSettings
 from bots.store import JobStatus, Store
 from bots.store.redis import RedisStore
 from bots.store.sqlite import SqliteStore
-from bots.waits import (CALIBRATION_HOURS, CALIBRATION_JOBS, CALIBRATION_TTL, FIXED_SECONDS, INSTANT_STYLES,
+from bots.styles import INSTANT_STYLES
+from bots.waits import (CALIBRATION_HOURS, CALIBRATION_JOBS, CALIBRATION_TTL, FIXED_SECONDS,
                         PREVIEW_SIDE, PRIOR_KEY, SECONDS_PER_MEGAPIXEL, Calibration, left_of, prior_seconds,
                         retry_after, stamp, starts)
 
@@ -71,8 +72,7 @@ def _settings(size: int) -> dict:
 
 
 def _instant(size: int, styles: int = 1) -> dict:
-    return {"kind": "instant", "styles": ["wave", "udnie", "scream", "la_muse", "rain_princess", "shipwreck"][:styles],
-            "settings": _settings(size)}
+    return {"kind": "instant", "styles": list(INSTANT_STYLES[:styles]), "settings": _settings(size)}
 
 
 def _paint(size: int, backbones: tuple[str, ...] = ("vgg19",)) -> dict:
@@ -88,7 +88,7 @@ def test_priors_grow_with_the_size_for_every_kind_of_job() -> None:
         return prior_seconds(kind, request, DEFAULT_SIZE)
 
     instant = [prior("instant", _instant(s)) for s in SIZES]
-    preview = [prior("instant", _instant(s, INSTANT_STYLES)) for s in SIZES]
+    preview = [prior("instant", _instant(s, len(INSTANT_STYLES))) for s in SIZES]
     quick = [prior("quick", _paint(s, ())) for s in SIZES]
     paint = [prior("paint", _paint(s)) for s in SIZES]
     upscale = [prior_seconds("upscale", None, s) for s in SIZES]  # an upscale's payload has no request
@@ -101,6 +101,12 @@ def test_priors_grow_with_the_size_for_every_kind_of_job() -> None:
     assert instant[-1] < quick[-1] < prior("paint", _paint(1024, ("resnet50",))) < paint[-1]
     assert prior("instant", _instant(1024)) == pytest.approx(FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["instant"]
                                                              * 1024 * 1024 / 1e6)
+
+
+def test_the_preview_side_is_the_workflows() -> None:
+    from bots.workflow import PREVIEW_SIDE as WORKFLOW_PREVIEW_SIDE  # the chat side: not imported by the stores
+
+    assert PREVIEW_SIDE == WORKFLOW_PREVIEW_SIDE
 
 
 def test_a_prior_counts_each_preview_picture_and_each_backbone() -> None:
