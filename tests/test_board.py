@@ -32,6 +32,22 @@ def test_one_job_per_user_whoever_asks(board: JobBoard, redis_server):
     other.close()
 
 
+def test_a_slot_freed_between_the_reservations_two_commands_is_reserved(board: JobBoard, monkeypatch):
+    """A user taps "paint fully" as their quick version's worker frees the slot: SET NX still saw the quick
+    job, GET sees nothing. The slot is free, so the tap reserves it (it was refused as "already queued")."""
+    board.queue(1, "instant", 10, 1.0)
+    real_get = board.redis.get
+
+    def get_just_after_the_worker_dropped(key):
+        monkeypatch.setattr(board.redis, "get", real_get)
+        board.drop(1, "instant", 10)
+        return real_get(key)
+
+    monkeypatch.setattr(board.redis, "get", get_just_after_the_worker_dropped)
+    assert board.reserve(1) is None
+    assert board.redis.get(board._key("user", 1)) == PENDING
+
+
 def test_queue_places_move_up_as_workers_take_jobs(board: JobBoard):
     for user, job in ((1, 10), (2, 11), (3, 12)):
         board.queue(user, "transfer", job, 1.0)

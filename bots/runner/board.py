@@ -30,6 +30,7 @@ T = TypeVar("T")
 
 PENDING = "pending"
 RESERVE_SECONDS = 60  # a reservation whose chat process died before queueing the job frees itself
+RESERVE_TRIES = 3
 HEARTBEAT_SECONDS = 10  # a worker beats this often; its heartbeat lives three beats
 CANCEL_SECONDS = 24 * 3600
 
@@ -102,9 +103,13 @@ class JobBoard:
     def reserve(self, user: int) -> str | None:
         """Reserve the user's slot; None if done, else what holds it (a job id, or PENDING)."""
         key = self._key("user", user)
-        if self._call(lambda: self.redis.set(key, PENDING, ex=RESERVE_SECONDS, nx=True)):
-            return None
-        return self._call(self.redis.get, key) or PENDING
+        for _ in range(RESERVE_TRIES):
+            if self._call(lambda: self.redis.set(key, PENDING, ex=RESERVE_SECONDS, nx=True)):
+                return None
+            if holder := self._call(self.redis.get, key):
+                return holder
+            # freed between the two commands (a worker dropping the job that held it): try again
+        return PENDING
 
     def take_over(self, user: int, holder: str) -> bool:
         """Reserve the slot that `holder` (a job that has ended, its worker not yet off the board) holds, or
