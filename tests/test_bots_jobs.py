@@ -97,6 +97,35 @@ def test_one_job_per_user_and_a_bounded_line(queue: JobQueue) -> None:
     assert ran == ["a", "2", "3", "4"]
 
 
+def test_requests_at_the_same_moment_cannot_all_slip_under_the_wait_limit(queue: JobQueue) -> None:
+    """Six threads submit 600 s jobs behind a running one with a 1500 s limit, all at once: the queue checks
+    each under its lock, so exactly two wait (600 and 1200 s) and four are refused with their wait."""
+    ran: list[str] = []
+    running = Recorder("running", ran, blocking=True)
+    queue.submit(1, running, "slow", estimate=600.0)
+    assert running.started.wait(WAIT)
+    start, outcomes = threading.Barrier(6), []
+
+    def submit(owner: int) -> None:
+        start.wait()
+        try:
+            queue.submit(owner, Recorder(str(owner), ran), "slow", estimate=600.0, max_wait=1500.0)
+            outcomes.append("queued")
+        except QueueFull as full:
+            outcomes.append(full.wait)
+
+    threads = [threading.Thread(target=submit, args=(owner,)) for owner in range(2, 8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT)
+    assert outcomes.count("queued") == 2
+    assert all(wait == pytest.approx(1800.0, abs=5.0) for wait in outcomes if wait != "queued")
+    assert queue.expected_wait("slow") == pytest.approx(1800.0, abs=5.0)
+    for owner in range(1, 8):
+        queue.cancel(owner)
+
+
 def test_cancelling_a_running_job_sets_its_check(queue: JobQueue) -> None:
     task = Recorder("a", [], blocking=True)
     job, _ = queue.submit(1, task, "slow")
