@@ -42,24 +42,12 @@ from bots.store.codec import (CodecError, decode_request, decode_result, decode_
 from bots.store.redis import RedisStore, redact
 from bots.store.sqlite import DATABASE_NAME, SCHEMA_VERSION, SqliteStore
 from bots.workflow import InstantRequest, PaintRequest, Style
+from fake_clock import FakeClock
 from redis_server import RedisServer, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = 24 * 3600.0
 DEFAULTS = UserSettings(size=512)
-
-
-class FakeClock:
-    """Time that moves only when a test says so."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

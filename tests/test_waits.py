@@ -16,20 +16,10 @@ from bots.styles import INSTANT_STYLES
 from bots.waits import (CALIBRATION_HOURS, CALIBRATION_JOBS, CALIBRATION_TTL, FIXED_SECONDS,
                         PREVIEW_SIDE, PRIOR_KEY, SECONDS_PER_MEGAPIXEL, Calibration, left_of, prior_seconds,
                         retry_after, stamp, starts)
+from fake_clock import FakeClock
 
 SIZES = (64, 128, 256, 384, 512, 768, 1024)
 DEFAULT_SIZE = 384
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # ---- a lane's FIFO simulation ------------------------------------------------------------------------------
@@ -142,7 +132,7 @@ def test_stamp_puts_a_prior_on_the_job_and_on_its_follow_up() -> None:
 # ---- calibration, from a real journal -----------------------------------------------------------------------
 @pytest.fixture(params=["sqlite", "redis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, FakeClock]]:
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0)
     if request.param == "sqlite":
         opened: Store = SqliteStore.open(tmp_path / "data", UserSettings(), clock=clock)
     else:
