@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bots.waits import left_of, retry_after, starts
+from bots.waits import left_of, refusal, starts
 
 __all__ = ["JobQueue", "Job", "Task", "Followup", "JobState", "CancelReason", "QueueFull", "AlreadyQueued"]
 
@@ -158,14 +158,14 @@ class JobQueue:
         """
         with self._cond:
             line = self._lanes[lane]
-            self._check(owner, line, force, max_wait)
+            wait = self._check(owner, line, force, max_wait)
             idle = line.workers - self._running_in(line)
             job = Job(next(self._ids), owner, lane, task, estimate=estimate)
             line.waiting.append(job)
             self._active[owner] = job
             position = max(0, len(line.waiting) - idle)
             job._told = position
-            job.wait = self._starts(line)[-2]
+            job.wait = wait
             self._cond.notify_all()
         log.info("job %d queued for user %d in lane %s (place %d)", job.id, owner, lane, position)
         return job, position
@@ -209,18 +209,18 @@ class JobQueue:
                 thread.join(timeout)
 
     # ---- internals (called with the lock held unless said otherwise) ------------------------------------
-    def _check(self, owner: int, line: _Lane, force: bool = False, max_wait: float | None = None) -> None:
+    def _check(self, owner: int, line: _Lane, force: bool = False, max_wait: float | None = None) -> float:
+        """Raise what keeps `owner` from queueing in `line`, else return the wait a new job there expects."""
         if self._closed:
             raise RuntimeError("the job queue is shut down")
         if (current := self._active.get(owner)) is not None:
             raise AlreadyQueued(current, self._position(current))
-        if force:
-            return
         wait = self._starts(line)[-1]
-        if len(line.waiting) >= line.limit + max(0, line.workers - self._running_in(line)):
-            raise QueueFull(line.name, wait, retry_after(wait, 0.0))  # a memory guard: retry when all ahead run
-        if max_wait is not None and wait > max_wait:
-            raise QueueFull(line.name, wait, retry_after(wait, max_wait))
+        idle = max(0, line.workers - self._running_in(line))
+        limit = float("inf") if max_wait is None else max_wait
+        if not force and (retry := refusal(len(line.waiting), wait, line.limit + idle, limit)) is not None:
+            raise QueueFull(line.name, wait, retry)
+        return wait
 
     def _running(self, lane: _Lane) -> list[Job]:
         return [job for job in self._active.values() if job.lane == lane.name and job.state is JobState.RUNNING]

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["LaneLimits", "PRIOR_KEY", "prior_seconds", "stamp", "Calibration", "starts", "left_of", "retry_after"]
+__all__ = ["LaneLimits", "PRIOR_KEY", "prior_seconds", "stamp", "Calibration", "starts", "left_of", "refusal",
+           "retry_after"]
 
 PRIOR_KEY = "prior_s"  # a payload's prior estimate of its job's seconds
 PREVIEW_SIDE = 384  # px: an instant preview's pictures (bots.workflow.PREVIEW_SIDE)
@@ -139,6 +140,15 @@ def starts(running_left: Sequence[float], waiting: Sequence[float], slots: int) 
         heapq.heapreplace(free_at, free_at[0] + seconds)
     result.append(free_at[0])
     return result
+
+
+def refusal(ahead: int, wait: float, count: int, limit: float) -> float | None:
+    """Whether a lane holding at most `count` waiting jobs and admitting waits up to `limit` seconds refuses a
+    job with `ahead` jobs waiting before it and `wait` seconds to wait: None if it takes it, else the seconds
+    after which trying again should succeed (over the count, a memory guard: once all those ahead run)."""
+    if ahead >= count:
+        return retry_after(wait, 0.0)
+    return retry_after(wait, limit) if wait > limit else None
 
 
 def retry_after(wait: float, limit: float) -> float:

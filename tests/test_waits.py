@@ -15,7 +15,7 @@ from bots.store.sqlite import SqliteStore
 from bots.styles import INSTANT_STYLES
 from bots.waits import (CALIBRATION_HOURS, CALIBRATION_JOBS, CALIBRATION_TTL, FIXED_SECONDS,
                         PREVIEW_SIDE, PRIOR_KEY, SECONDS_PER_MEGAPIXEL, Calibration, left_of, prior_seconds,
-                        retry_after, stamp, starts)
+                        refusal, retry_after, stamp, starts)
 from fake_clock import FakeClock
 
 SIZES = (64, 128, 256, 384, 512, 768, 1024)
@@ -54,6 +54,13 @@ def test_retry_after_is_when_the_wait_falls_under_the_limit_and_a_minute_at_leas
     assert retry_after(1810.0, 1800.0) == 60.0
     assert retry_after(130.0, 120.0) == 60.0
     assert retry_after(300.0, 0.0) == 300.0  # the count guard: once every job ahead has started
+
+
+def test_a_lane_refuses_over_its_count_or_its_wait_and_says_when_to_come_back() -> None:
+    assert refusal(3, 1000.0, 4, 1800.0) is None and refusal(3, 1800.0, 4, 1800.0) is None
+    assert refusal(3, 2700.0, 4, 1800.0) == 15 * 60  # over the wait: once it falls under the limit
+    assert refusal(4, 300.0, 4, 1800.0) == 300.0  # over the count, whatever the wait: once all ahead run
+    assert refusal(0, 10 ** 6, 1, float("inf")) is None  # no wait limit
 
 
 # ---- priors -----------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from bots.runner import RunnerStats, WorkerInfo, WorkerSetupError, RunnerUnavail
 from bots.runner.board import PENDING, JobBoard
 from bots.runner.celery_app import JOB_TASK, task_id
 from bots.store import JobJournal, JobRecord, JobStatus
-from bots.waits import Calibration, LaneLimits, left_of, retry_after, starts
+from bots.waits import Calibration, LaneLimits, left_of, refusal, starts
 
 __all__ = ["CeleryRunner", "enqueue", "expected_starts"]
 
@@ -94,9 +94,9 @@ class CeleryRunner:
             raise AlreadyQueued(*(found or (Job(0, user, lane, None, JobState.QUEUED), 1)))  # type: ignore[arg-type]
         waiting, starts_at = expected_starts(self.board, lane)
         limits, wait = self.lanes[lane], starts_at[-1]
-        if len(waiting) >= limits.count or wait > limits.wait:
+        if (retry := refusal(len(waiting), wait, limits.count, limits.wait)) is not None:
             self.board.release(user, PENDING)
-            raise QueueFull(lane, wait, retry_after(wait, 0.0 if len(waiting) >= limits.count else limits.wait))
+            raise QueueFull(lane, wait, retry)
 
     def _ended(self, job_id: int) -> bool:
         """Whether a job's slot is free to take: it ended, and no job follows it (a delivered quick version
@@ -115,11 +115,10 @@ class CeleryRunner:
             return
         position = waiting.index(record.id)
         limits, wait = self.lanes[record.lane], starts_at[position]
-        full = position >= limits.count
-        refused = not resumed and (full or wait > limits.wait)
-        if refused and self.board.unqueue(record.user_id, record.lane, record.id):
+        retry = None if resumed else refusal(position, wait, limits.count, limits.wait)
+        if retry is not None and self.board.unqueue(record.user_id, record.lane, record.id):
             self.app.control.revoke(task_id(record.id))
-            raise QueueFull(record.lane, wait, retry_after(wait, 0.0 if full else limits.wait))
+            raise QueueFull(record.lane, wait, retry)
         with speaking(job_language(record.payload)):
             StatusMessage(self.telegram, record.chat_id, record.status_message_id, 0,
                           delivery=self.delivery).show(texts.queued(position + 1, wait))
