@@ -31,9 +31,10 @@ from PIL import Image
 
 from bench import burst, soak
 from bench.measure import REPO, format_table, json_path, machine_info, write_json
-from bots import BotConfig, VggBot, texts
-from bots.admin import percentile
-from bots.runner import WorkerSetupError
+from bots import BotConfig, VggBot
+from bots.chat.stats import percentile
+from bots.common import texts
+from bots.jobs.runner import WorkerSetupError
 from tests.fake_bot_api import FakeBotApi
 
 TARGET_P95_MS = 300.0

@@ -38,10 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import format_table, machine_info, write_json
-from bots import BotConfig, VggBot, texts
-from bots.admin import percentile
-from bots.runner import WorkerSetupError
-from bots.waits import CALIBRATION_TTL
+from bots import BotConfig, VggBot
+from bots.chat.stats import percentile
+from bots.common import texts
+from bots.jobs.runner import WorkerSetupError
+from bots.jobs.waits import CALIBRATION_TTL
 from tests.fake_bot_api import FakeBotApi
 
 __all__ = ["add_arguments", "main", "parse_duration"]
@@ -72,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_duration(text: str) -> float | None:
-    """Seconds in a wait as `bots.texts.duration` writes it ("40 s", "3 min", "1 h 20 min"); None if not one."""
+    """Seconds in a wait as `bots.common.texts.duration` writes it ("40 s", "3 min", "1 h 20 min"); None if not one."""
     match = re.fullmatch(r"\s*(?:(\d+) h)?\s*(?:(\d+) min)?\s*(?:(\d+) s)?\s*", text)
     if not match or not any(match.groups()):
         return None

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bots.runner.board import JobBoard
+from bots.jobs.runner.board import JobBoard
 from tests.fake_bot_api import FakeBotApi
 
 __all__ = ["Cluster", "wait_until"]

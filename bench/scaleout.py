@@ -22,7 +22,7 @@ import redis
 from bench import soak
 from bench.cluster import Cluster
 from bench.measure import format_table, machine_info, write_json
-from bots.admin import percentile
+from bots.chat.stats import percentile
 from tests.fake_bot_api import FakeBotApi
 from tests.redis_server import RedisServer, free_port
 

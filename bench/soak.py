@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bots import texts
-from bots.admin import percentile, rss_mb
+from bots.chat.stats import percentile
+from bots.common import texts
+from bots.common.budget import rss_mb
 from tests.fake_bot_api import FakeBotApi
 
 TOKEN = "1000:SOAK"

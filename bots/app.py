@@ -13,12 +13,12 @@ import sys
 
 from dotenv import find_dotenv, load_dotenv
 
-from bots.base import StyleBot
-from bots.config import BotConfig, ConfigError
-from bots.logs import RedactingFormatter, setup_logging
-from bots.runner import WorkerSetupError
+from bots.botapi.calls import TokenRefused
+from bots.common.config import BotConfig, ConfigError
+from bots.common.logs import RedactingFormatter, setup_logging
+from bots.jobs.runner import WorkerSetupError
 from bots.store import StoreError
-from bots.telegram_calls import TokenRefused
+from bots.variants import StyleBot
 
 __all__ = ["main", "RedactingFormatter", "setup_logging"]
 

@@ -39,7 +39,7 @@ MAX_INPUT_PIXELS = 2_000_000
 
 MIN_TILE = 8
 # On a GPU a tile is as large as its free memory holds: tile 192 peaked at 462 MB above the import on the
-# CPU (bots/budget.py), 12.5 kB per input pixel (16 output pixels of 64-channel maps); 20 kB to spare.
+# CPU (bots/common/budget.py), 12.5 kB per input pixel (16 output pixels of 64-channel maps); 20 kB to spare.
 GPU_BYTES_PER_TILE_PIXEL = 20_000
 GPU_MAX_TILE = 1024
 

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bots import Backbone, BotConfig, Engines, StyleBot, texts
+from bots import Backbone, BotConfig, Engines, StyleBot
+from bots.common import texts
 from fake_bot_api import FakeBotApi
 
 TOKEN = "123:TEST-TOKEN"

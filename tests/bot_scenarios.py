@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from bot_harness import BotUnderTest, User, photo_bytes, wait_until
-from bots import texts
+from bots.common import texts
 from test_images import write_png_bomb
 
 MB = 1024 * 1024
@@ -187,7 +187,7 @@ def failing_job(bot: BotUnderTest, caplog: pytest.LogCaptureFixture) -> None:
         since = user.picks_style(user.starts_with_photo())
         user.gets(texts.JOB_FAILED, since, timeout=30)
         assert user.gets(texts.NOT_FINISHED, since)["text"] == texts.NOT_FINISHED
-    failures = [r for r in caplog.records if r.name == "bots.tasks" and r.exc_info]
+    failures = [r for r in caplog.records if r.name == "bots.jobs.tasks" and r.exc_info]
     assert failures and "has no layer" in str(failures[0].exc_info[1])
     user.waits_for_job_end()
     assert bot.job_files() == []

@@ -66,7 +66,7 @@ def random_resnet_weights_dir(tmp_path_factory: pytest.TempPathFactory, real_wei
 def bot_engines(random_resnet_weights_dir: Path):
     """Every engine the bots use, loaded once: real VGG19, RANDOM-weight ResNet50, real SRGAN x4, the
     real instant styles."""
-    from bots.engines import Backbone, load_engines
+    from bots.jobs.engines import Backbone, load_engines
 
     return load_engines((Backbone.VGG19, Backbone.RESNET50), True, random_resnet_weights_dir)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 from types import SimpleNamespace
 
-from bots.albums import Album, AlbumCollector
+from bots.chat.albums import Album, AlbumCollector
 
 SETTLE = 0.2
 

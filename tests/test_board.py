@@ -1,4 +1,4 @@
-"""The distributed mode's job board (bots/runner/board.py) against a real redis-server: one job per user
+"""The distributed mode's job board (bots/jobs/runner/board.py) against a real redis-server: one job per user
 across chat processes, queue places, the races between a chat process and a worker, heartbeats."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from bots.runner import RunnerUnavailable
-from bots.runner.board import PENDING, JobBoard, WorkerBeat
+from bots.jobs.runner import RunnerUnavailable
+from bots.jobs.runner.board import PENDING, JobBoard, WorkerBeat
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from bench.soak import ask_for_painting
 from bot_harness import photo_bytes
 from bots import BotConfig, ConfigError
 from bots.app import RedactingFormatter
-from bots.config import PUBLIC_DOWNLOAD_LIMIT, use_api_server
-from bots.settings import UserSettings
+from bots.botapi.client import use_api_server
+from bots.common.config import PUBLIC_DOWNLOAD_LIMIT
+from bots.common.settings import UserSettings
 from bots.store import JobStatus
 from bots.store.sqlite import SqliteStore
 from fake_bot_api import FakeBotApi
@@ -52,7 +53,7 @@ def test_settings_from_the_environment() -> None:
             defaults.progress_interval, defaults.download_limit, defaults.strip_pixels, defaults.data_dir,
             defaults.temp_dir, defaults.result_days, defaults.jobs_per_hour, defaults.admins) == (
         None, 1, 500, 384, None, 3.0, PUBLIC_DOWNLOAD_LIMIT, None, Path("data"), Path("data/tmp"), 7.0, 30,
-        frozenset())  # strips: sized to the memory limit (bots.budget)
+        frozenset())  # strips: sized to the memory limit (bots.common.budget)
     assert (defaults.instant_wait_limit, defaults.transfer_wait_limit) == (120.0, 1800.0)
 
 

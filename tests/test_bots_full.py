@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 import bot_scenarios as scenario
-from bots import Backbone, Engines, FullBot, texts
+from bots import Backbone, Engines, FullBot
+from bots.common import texts
 from transfer import StyleTransfer
 from transfer.presets import RESNET50_PRESET, VGG19_PRESET
 

@@ -13,9 +13,10 @@ import time
 import pytest
 
 from bot_harness import BotUnderTest, User, photo_bytes
-from bots import FullBot, VggBot, texts
+from bots import FullBot, VggBot
+from bots.common import texts
+from bots.common.requests import PaintRequest
 from bots.store.codec import decode_request
-from bots.workflow import PaintRequest
 
 pytestmark = pytest.mark.usefixtures("one_compute_thread")
 CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)

@@ -14,10 +14,12 @@ import pytest
 from PIL import Image
 
 from bot_harness import User, photo_bytes
-from bots import Engines, FullBot, ResNetBot, StyleBot, VggBot, texts
-from bots.jobs import JobState
-from bots.settings import UserSettings
-from bots.workflow import PREVIEW_SIDE, TransferWorkflow
+from bots import Engines, FullBot, ResNetBot, StyleBot, VggBot
+from bots.common import texts
+from bots.common.requests import PREVIEW_SIDE
+from bots.common.settings import UserSettings
+from bots.jobs.queue import JobState
+from bots.jobs.workflow import TransferWorkflow
 
 pytestmark = pytest.mark.usefixtures("one_compute_thread")
 LONG_JOB = 100_000  # Gatys steps: a job that runs until it is cancelled

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bots.jobs import AlreadyQueued, CancelReason, Followup, Job, JobQueue, JobState, QueueFull
+from bots.jobs.queue import AlreadyQueued, CancelReason, Followup, Job, JobQueue, JobState, QueueFull
 
 WAIT = 5.0
 
@@ -137,7 +137,7 @@ def test_cancelling_a_running_job_sets_its_check(queue: JobQueue) -> None:
 
 def test_a_failing_task_is_logged_and_the_worker_goes_on(queue: JobQueue, caplog: pytest.LogCaptureFixture) -> None:
     ran: list[str] = []
-    with caplog.at_level(logging.ERROR, logger="bots.jobs"):
+    with caplog.at_level(logging.ERROR, logger="bots.jobs.queue"):
         queue.submit(1, Recorder("boom", ran, fails=True), "slow")
         queue.submit(2, Recorder("next", ran), "slow")
         _wait_idle(queue, 1, 2)

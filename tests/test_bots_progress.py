@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import telebot
 
-from bots.progress import StatusMessage, progress_bar
+from bots.botapi.progress import StatusMessage, progress_bar
 from fake_bot_api import FakeBotApi
 
 CHAT = 77

@@ -18,8 +18,9 @@ from PIL import Image
 
 from bench.soak import ask_for_painting, child_processes
 from bot_harness import BotUnderTest, User, photo_bytes, wait_until
-from bots import FullBot, VggBot, texts
-from bots.settings import UserSettings
+from bots import FullBot, VggBot
+from bots.common import texts
+from bots.common.settings import UserSettings
 from bots.store import JobStatus
 from bots.store.sqlite import SqliteStore
 from fake_bot_api import FakeBotApi

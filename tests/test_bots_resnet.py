@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 import bot_scenarios as scenario
-from bots import Backbone, Engines, ResNetBot, texts
+from bots import Backbone, Engines, ResNetBot
+from bots.common import texts
 from transfer import StyleTransfer
 from transfer.presets import VGG19_PRESET
 

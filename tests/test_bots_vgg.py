@@ -9,7 +9,8 @@ from PIL import Image
 
 import bot_scenarios as scenario
 from bot_harness import photo_bytes
-from bots import Backbone, Engines, VggBot, texts
+from bots import Backbone, Engines, VggBot
+from bots.common import texts
 from transfer import StyleTransfer
 from transfer.presets import RESNET50_PRESET
 

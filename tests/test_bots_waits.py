@@ -1,7 +1,7 @@
 """Lanes admit by expected wait, in whole conversations: real telebot client, fake Bot API server, real
 engines at 64 px (see conftest), and the bot's own journal for calibration.
 
-A lane takes a new job while the wait it can expect is under its limit (`bots.waits`): a burst of sixty
+A lane takes a new job while the wait it can expect is under its limit (`bots.jobs.waits`): a burst of sixty
 instant jobs (seconds of work) is taken and served, while long paintings are refused, with when to come
 back, once the line ahead of a new one would take longer than the transfer lane's limit. The estimates
 of the paintings come from the journal: it is seeded, before the bot starts, with paintings that "ran"
@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 
 from bot_harness import TOKEN, User, photo_bytes, wait_until
-from bots import BotConfig, VggBot, texts
-from bots.settings import UserSettings
+from bots import BotConfig, VggBot
+from bots.common import texts
+from bots.common.lanes import PRIOR_KEY
+from bots.common.settings import UserSettings
+from bots.jobs.waits import prior_seconds, retry_after
 from bots.store import JobStatus
 from bots.store.sqlite import SqliteStore
-from bots.waits import PRIOR_KEY, prior_seconds, retry_after
 from fake_bot_api import FakeBotApi
 
 pytestmark = pytest.mark.usefixtures("one_compute_thread")
@@ -111,7 +113,7 @@ def test_a_burst_of_sixty_instant_jobs_on_one_worker_is_taken_and_served(start_b
 
 # ---- long paintings: places, waits, refusals -------------------------------------------------------------------
 def _prior(kind: str, backbones: tuple[str, ...] = ()) -> float:
-    """The prior a job of the bots here gets (`bots.waits.stamp`: at SIZE px, rounded to the ms)."""
+    """The prior a job of the bots here gets (`bots.jobs.waits.stamp`: at SIZE px, rounded to the ms)."""
     request = {"kind": "paint", "backbones": list(backbones), "settings": {"size": SIZE}}
     return round(prior_seconds(kind, request, SIZE), 3)
 
@@ -122,7 +124,7 @@ PAINT_PRIOR, QUICK_PRIOR = _prior("paint", ("vgg19",)), _prior("quick")
 def seed_journal(data_dir: Path, paint_seconds: float) -> None:
     """Before the bot starts: its journal holds paintings at SIZE px that each ran `paint_seconds`, and quick
     versions that ran their prior, delivered in the last hour; so a painting's estimate is `paint_seconds`
-    (the median ratio real / prior, `bots.waits.Calibration`) and a quick version's its prior."""
+    (the median ratio real / prior, `bots.jobs.waits.Calibration`) and a quick version's its prior."""
     clock = [time.time() - 3600]
     with SqliteStore.open(data_dir, UserSettings(size=SIZE), clock=lambda: clock[0]) as store:
         for lane, kind, prior, seconds in [("transfer", "paint", PAINT_PRIOR, paint_seconds)] * 3 \

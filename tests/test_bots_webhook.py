@@ -19,7 +19,8 @@ import telebot
 from telebot.apihelper import ApiTelegramException
 
 from bot_harness import TOKEN, BotUnderTest, bot_config
-from bots import Backbone, BotConfig, ConfigError, Engines, VggBot, texts
+from bots import Backbone, BotConfig, ConfigError, Engines, VggBot
+from bots.common import texts
 from fake_bot_api import FakeBotApi
 
 REPO = Path(__file__).resolve().parents[1]

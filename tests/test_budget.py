@@ -1,4 +1,4 @@
-"""bots.budget: the memory limit from the setting or the cgroup, and the strip and tile sizes that fit it."""
+"""bots.common.budget: the memory limit from the setting or the cgroup, and the strip and tile sizes that fit it."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bots.budget import (SAFETY_MARGIN, STRIP_PEAK_MB, TILE_PEAK_MB, JobSizes, job_sizes, memory_limit)
-from bots.config import ConfigError
+from bots.common.budget import SAFETY_MARGIN, STRIP_PEAK_MB, TILE_PEAK_MB, JobSizes, job_sizes
+from bots.common.config import ConfigError, memory_limit
 
 MB = 1 << 20
 REPO = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def test_a_malformed_setting_is_a_one_line_config_error(value, tmp_path):
 
 
 def test_the_module_does_not_import_torch():
-    code = "import sys, bots.budget; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, bots.common.budget; assert 'torch' not in sys.modules, 'torch imported'"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bots.config import BotConfig, ConfigError
+from bots.common.config import BotConfig, ConfigError
 from superres.srgan import srgan_x4
 from superres.upscaler import DEFAULT_TILE, GPU_MAX_TILE, Upscaler
 from transfer import StyleTransfer

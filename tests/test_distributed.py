@@ -18,7 +18,7 @@ import redis
 from bench.cluster import Cluster, wait_until
 from bench.soak import ask_for_painting, result_photos
 from bot_harness import TOKEN, photo_bytes
-from bots import texts
+from bots.common import texts
 from fake_bot_api import FakeBotApi
 
 REDELIVER_AFTER = 30  # s: the Gatys jobs here take a few seconds; a lost one is taken again after 30-40 s

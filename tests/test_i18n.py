@@ -14,9 +14,9 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from PIL import Image
 
-from bots import texts
-from bots.i18n import LOCALES_DIR, current, language_for, speaking
-from bots.styles import BUILTIN_STYLES, INSTANT_NAMES, INSTANT_STYLES, NamedStyle, instant_title, style_named
+from bots.common import texts
+from bots.common.i18n import LOCALES_DIR, current, language_for, speaking
+from bots.common.styles import BUILTIN_STYLES, INSTANT_NAMES, INSTANT_STYLES, NamedStyle, instant_title, style_named
 from transfer.images import REFUSALS, ImageError, load_image
 from transfer.instant_styles import InstantStyle
 

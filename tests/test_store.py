@@ -32,16 +32,16 @@ from telebot.states import State, StatesGroup
 from telebot.storage import StateStorageBase
 from telebot.types import Update
 
-from bots.backbone import Backbone
-from bots.conversation import Flow, Remembered
-from bots.settings import UserSettings
+from bots.chat.conversation import Flow
+from bots.common.backbone import Backbone
+from bots.common.requests import InstantRequest, PaintRequest, Remembered, Style
+from bots.common.settings import UserSettings
 from bots.store import (JobJournal, JobRecord, JobStatus, JournalSummary, ResultStorage, SettingsStorage, Store,
                         StoreError)
 from bots.store.codec import (CodecError, decode_request, decode_result, decode_settings, decode_style,
                               encode_request, encode_result, encode_settings, encode_style)
 from bots.store.redis import RedisStore, redact
 from bots.store.sqlite import DATABASE_NAME, SCHEMA_VERSION, SqliteStore
-from bots.workflow import InstantRequest, PaintRequest, Style
 from fake_clock import FakeClock
 from redis_server import RedisServer, free_port
 
@@ -189,9 +189,9 @@ def through_json(data: dict) -> dict:
 # ---- import -------------------------------------------------------------------------------------------
 def test_the_store_does_not_load_torch() -> None:
     code = ("import sys, bots.store, bots.store.codec, bots.store.sqlite, bots.store.redis\n"
-            "from bots.store import SqliteStore\n"
+            "from bots.store.sqlite import SqliteStore\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n"
-            "assert 'bots.engines' not in sys.modules, 'bots.engines was imported'\n")
+            "assert 'bots.jobs.engines' not in sys.modules, 'bots.jobs.engines was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 

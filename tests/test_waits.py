@@ -1,4 +1,4 @@
-"""Expected waits (`bots.waits`): the FIFO simulation of a lane, the priors, the stamping of a payload, and
+"""Expected waits (`bots.jobs.waits`): the FIFO simulation of a lane, the priors, the stamping of a payload, and
 the calibration read from a real journal (SQLite, and Redis's), on a fake clock; and how a wait is said."""
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from bots import texts
-from bots.settings import UserSettings
+from bots.common import texts
+from bots.common.lanes import PRIOR_KEY
+from bots.common.requests import PREVIEW_SIDE
+from bots.common.settings import UserSettings
+from bots.common.styles import INSTANT_STYLES
+from bots.jobs.waits import (CALIBRATION_HOURS, CALIBRATION_JOBS, CALIBRATION_TTL, FIXED_SECONDS,
+                             SECONDS_PER_MEGAPIXEL, Calibration, left_of, prior_seconds, refusal, retry_after,
+                             stamp, starts)
 from bots.store import JobStatus, Store
 from bots.store.redis import RedisStore
 from bots.store.sqlite import SqliteStore
-from bots.styles import INSTANT_STYLES
-from bots.waits import (CALIBRATION_HOURS, CALIBRATION_JOBS, CALIBRATION_TTL, FIXED_SECONDS,
-                        PREVIEW_SIDE, PRIOR_KEY, SECONDS_PER_MEGAPIXEL, Calibration, left_of, prior_seconds,
-                        refusal, retry_after, stamp, starts)
 from fake_clock import FakeClock
 
 SIZES = (64, 128, 256, 384, 512, 768, 1024)
@@ -98,12 +100,6 @@ def test_priors_grow_with_the_size_for_every_kind_of_job() -> None:
     assert instant[-1] < quick[-1] < prior("paint", _paint(1024, ("resnet50",))) < paint[-1]
     assert prior("instant", _instant(1024)) == pytest.approx(FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["instant"]
                                                              * 1024 * 1024 / 1e6)
-
-
-def test_the_preview_side_is_the_workflows() -> None:
-    from bots.workflow import PREVIEW_SIDE as WORKFLOW_PREVIEW_SIDE  # the chat side: not imported by the stores
-
-    assert PREVIEW_SIDE == WORKFLOW_PREVIEW_SIDE
 
 
 def test_a_prior_counts_each_preview_picture_and_each_backbone() -> None:

@@ -1,5 +1,7 @@
+"""`python -m transfer CONTENT STYLE -o OUT [options]`: see `transfer.cli`."""
 import sys
 
 from transfer.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,7 +2,7 @@
 
 Every engine (Gatys on both backbones, the instant styles, the universal stylizer, the upscaler) runs the
 same code on either; only the size of what it computes at once changes. On the CPU those sizes are
-today's (bounded by the host's memory, `bots.budget`); on a GPU they grow to what its free memory holds
+today's (bounded by the host's memory, `bots.common.budget`); on a GPU they grow to what its free memory holds
 (`gpu_budget` and each engine's bytes-per-pixel figure), since there a bigger batch of pixels costs
 almost no extra time while every extra strip or tile costs a launch and a recomputed halo.
 

@@ -1,13 +1,13 @@
 """What the bot keeps across restarts: user settings, conversation states, results behind buttons, jobs.
 
-The chat code sees only the interfaces here, so that another backend (Redis, say) can later sit beside
-the SQLite one (`bots.store.sqlite.SqliteStore`) without touching it. Nothing here loads torch, and no
-picture or token is ever stored: pictures are Telegram file ids.
+The chat code and the workers see only the interfaces here; two backends implement them, SQLite on one
+host (`bots.store.sqlite.SqliteStore`) and Redis for the distributed mode (`bots.store.redis.RedisStore`),
+and `bots.store.opening.open_store` picks the one the configuration names. Nothing here loads torch, and
+no picture or token is ever stored: pictures are Telegram file ids.
 """
 from __future__ import annotations
 
 import enum
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from telebot.storage import StateStorageBase
 
-    from bots.conversation import Remembered
-    from bots.settings import UserSettings
-    from bots.store.sqlite import SqliteStore
+    from bots.common.requests import Remembered
+    from bots.common.settings import UserSettings
 
 __all__ = ["StoreError", "JobStatus", "JobRecord", "JournalSummary", "SettingsStorage", "ResultStorage",
-           "JobJournal", "Store", "SqliteStore"]
+           "JobJournal", "Store"]
 
 
 class StoreError(RuntimeError):
@@ -132,7 +131,7 @@ class JobJournal(Protocol):
 
     def delivered_since(self, since: float, limit: int) -> list[tuple[str, float, float | None]]:
         """The last `limit` jobs delivered since `since`, newest first: (kind, seconds it ran, its payload's
-        prior estimate or None), to calibrate expected waits (`bots.waits`)."""
+        prior estimate or None), to calibrate expected waits (`bots.jobs.waits`)."""
         ...
 
     def summary(self, since: float) -> JournalSummary:
@@ -151,9 +150,3 @@ class Store(Protocol):
     def close(self) -> None:
         ...
 
-
-def __getattr__(name: str) -> Any:
-    """`SqliteStore` on first use, so that importing the interfaces does not import the implementation."""
-    if name == "SqliteStore":
-        return importlib.import_module("bots.store.sqlite").SqliteStore
-    raise AttributeError(f"module 'bots.store' has no attribute {name!r}")

@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import fields, replace
 from typing import Any
 
-from bots.backbone import Backbone
-from bots.conversation import Remembered
-from bots.settings import UserSettings
-from bots.workflow import InstantRequest, PaintRequest, Style
+from bots.common.backbone import Backbone
+from bots.common.requests import InstantRequest, PaintRequest, Remembered, Style
+from bots.common.settings import UserSettings
 
 __all__ = ["CodecError", "encode_style", "decode_style", "encode_settings", "decode_settings", "settings_fields",
            "encode_request", "decode_request", "encode_result", "decode_result", "read_result", "encode_payload",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from types import TracebackType
 
-from bots.settings import UserSettings
+from bots.common.settings import UserSettings
 from bots.store.redis.connection import SCHEMA_VERSION, Clock, Connection, connect, redact
 from bots.store.redis.journal import JOB_DAYS, RedisJournal
 from bots.store.redis.results import RedisResults

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bots.common.lanes import PRIOR_KEY
 from bots.store import JobRecord, JobStatus, JournalSummary
-from bots.store.redis.connection import TTL_MARGIN, Connection
 from bots.store.codec import DAY, encode_payload
-from bots.waits import PRIOR_KEY
+from bots.store.redis.connection import TTL_MARGIN, Connection
 
 __all__ = ["RedisJournal", "JOB_DAYS"]
 

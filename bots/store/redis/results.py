@@ -3,7 +3,7 @@ a result with its chat and creation time. Retention is judged with the store's c
 each hash a day after that, so nothing piles up even if nobody presses the button again."""
 from __future__ import annotations
 
-from bots.conversation import Remembered
+from bots.common.requests import Remembered
 from bots.store.codec import DAY, dumps, encode_result, read_result
 from bots.store.redis.connection import TTL_MARGIN, Connection
 

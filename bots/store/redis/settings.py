@@ -7,10 +7,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 
-from bots.settings import UserSettings
-from bots.store.codec import CodecError, decode_settings, settings_fields
+from bots.common.settings import UserSettings
+from bots.store.codec import CodecError, decode_settings, dumps, settings_fields
 from bots.store.redis.connection import Connection
-from bots.store.codec import dumps
 
 __all__ = ["RedisSettings"]
 

@@ -17,8 +17,8 @@ from typing import Any
 from redis.commands.core import Script
 from telebot.storage import StateStorageBase
 
-from bots.store.redis.connection import TTL_MARGIN, Connection
 from bots.store.codec import DAY, dumps
+from bots.store.redis.connection import TTL_MARGIN, Connection
 from bots.store.sqlite.states import STATE_DAYS, StateData
 
 __all__ = ["RedisStateStorage"]

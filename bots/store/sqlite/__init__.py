@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from bots.settings import UserSettings
+from bots.common.settings import UserSettings
 from bots.store.sqlite.database import DATABASE_NAME, SCHEMA_VERSION, Clock, Database, open_database
 from bots.store.sqlite.journal import JOB_DAYS, SqliteJournal
 from bots.store.sqlite.results import SqliteResults

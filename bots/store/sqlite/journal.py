@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bots.common.lanes import PRIOR_KEY
 from bots.store import JobRecord, JobStatus, JournalSummary
 from bots.store.codec import encode_payload
 from bots.store.sqlite.database import DAY, Database, Every
-from bots.waits import PRIOR_KEY
 
 __all__ = ["SqliteJournal", "JOB_DAYS"]
 

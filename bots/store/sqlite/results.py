@@ -1,7 +1,7 @@
 """Results behind buttons in the SQLite store: numbered for ever, kept a few days, purged on the way."""
 from __future__ import annotations
 
-from bots.conversation import Remembered
+from bots.common.requests import Remembered
 from bots.store.codec import encode_result, read_result
 from bots.store.sqlite.database import DAY, Database, Every, dumps
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from bots.settings import UserSettings
+from bots.common.settings import UserSettings
 from bots.store.codec import CodecError, decode_settings, settings_fields
 from bots.store.sqlite.database import Database, dumps
 

@@ -1,0 +1,189 @@
+"""The painting flow: a photo, then a style (a painting sent after it, a gallery or instant style button, a
+caption naming one, or the second picture of an album), then jobs handed to the admission; and the
+buttons under results (paint fully, compare, upscale, a new style).
+
+Handlers are thin: they move the conversation (telebot custom states, kept in the store so a restart
+forgets nothing) and hand the long work to `bots.jobs.admission`, so they return in milliseconds.
+"""
+from __future__ import annotations
+
+from telebot.types import CallbackQuery, Message
+
+from bots.botapi.calls import ack, close_prompt, say
+from bots.botapi.keyboards import ALBUM, COMPARE, INSTANT, PREVIEW_ALL, RESULT, STYLE, album_keyboard, style_keyboard
+from bots.botapi.media import Unusable, checked_picture, is_image_document, picture_file_id, wrong_kind
+from bots.chat.albums import Album
+from bots.chat.conversation import Flow, step
+from bots.chat.parts import ChatParts
+from bots.common import texts
+from bots.common.lanes import INSTANT_LANE, TRANSFER_LANE
+from bots.common.requests import InstantRequest, PaintRequest, Style
+from bots.common.styles import INSTANT_STYLES, builtin_style, instant_title, style_named
+from bots.store.codec import encode_request
+
+__all__ = ["PaintingFlow"]
+
+
+class PaintingFlow:
+    """The handlers of the painting flow (registered by `bots.chat.bot.ChatBot`)."""
+
+    def __init__(self, parts: ChatParts) -> None:
+        self.parts, self.telegram, self.admission = parts, parts.telegram, parts.admission
+
+    def on_content_picture(self, message: Message) -> None:
+        """The photo to repaint; its caption may name a built-in style ("wave", "удни"): then no question."""
+        user, chat = message.from_user.id, message.chat.id
+        if self.admission.busy(user, chat):
+            return
+        picture = self._receive_picture(message)
+        if picture is None:
+            return
+        self.telegram.set_state(user, Flow.style, chat)
+        self.telegram.add_data(user, chat, content=picture)
+        named = style_named(message.caption)
+        if named is None:
+            self.telegram.send_message(chat, texts.ASK_STYLE, reply_markup=style_keyboard(INSTANT_STYLES))
+        elif named.instant:
+            say(self.telegram, chat, texts.STYLE_CHOSEN.format(title=instant_title(named.key)))
+            self._instant(user, chat, picture, named.key)
+        else:
+            say(self.telegram, chat, texts.STYLE_CHOSEN.format(title=builtin_style(named.key).title))
+            self._style_chosen(user, chat, Style(builtin=named.key))
+
+    def on_style_picture(self, message: Message) -> None:
+        """The painting; or, with a caption naming a built-in style, a new photo for that style."""
+        if style_named(message.caption):
+            self.on_content_picture(message)
+            return
+        picture = self._receive_picture(message)
+        if picture is not None:
+            self._style_chosen(message.from_user.id, message.chat.id, Style(file_id=picture))
+
+    def on_builtin_style(self, call: CallbackQuery) -> None:
+        style = builtin_style(STYLE.parse(call.data)["key"])
+        if style is None:
+            ack(self.telegram, call, texts.EXPIRED_BUTTON)
+            return
+        ack(self.telegram, call)
+        close_prompt(self.telegram, call, texts.STYLE_CHOSEN.format(title=style.title))
+        self._style_chosen(call.from_user.id, call.message.chat.id, Style(builtin=style.key))
+
+    def on_instant_style(self, call: CallbackQuery) -> None:
+        """An instant style needs no network: queue it at once. A preview keeps the draft, so that the
+        user then picks from the styles sent after it."""
+        user, chat = call.from_user.id, call.message.chat.id
+        key = INSTANT.parse(call.data)["key"]
+        with self.telegram.retrieve_data(user, chat) as data:
+            content = data.get("content")
+        if not (key == PREVIEW_ALL or key in INSTANT_STYLES) or content is None:
+            ack(self.telegram, call, texts.EXPIRED_BUTTON)
+            return
+        ack(self.telegram, call)
+        close_prompt(self.telegram, call, texts.PREVIEW_CHOSEN if key == PREVIEW_ALL
+                     else texts.STYLE_CHOSEN.format(title=instant_title(key)))
+        self._instant(user, chat, content, key)
+
+    def on_album(self, album: Album) -> None:
+        """An album: two pictures are the photo and the painting, in the order sent; with more, the first is
+        the photo and the user picks the painting among the others (or one of the bot's styles)."""
+        user, chat = album.from_user.id, album.chat.id
+        pictures = [m for m in album.messages if m.photo or is_image_document(m)]
+        if len(pictures) < 2:
+            (self.on_content_picture if pictures else self.on_wrong_input)((pictures or album.messages)[0])
+            return
+        if self.admission.busy(user, chat):
+            return
+        content = self._receive_picture(pictures[0])
+        if content is None:
+            return
+        self.telegram.set_state(user, Flow.style, chat)
+        self.telegram.add_data(user, chat, content=content)
+        if len(pictures) > 2:
+            self.telegram.add_data(user, chat, paintings=[picture_file_id(m) for m in pictures[1:]])
+            self.telegram.send_message(chat, texts.ALBUM_PICK, reply_markup=album_keyboard(len(pictures),
+                                                                                          INSTANT_STYLES))
+            return
+        painting = self._receive_picture(pictures[1])  # refused: the photo waits for another painting
+        if painting is not None:
+            say(self.telegram, chat, texts.ALBUM_TAKEN)
+            self._style_chosen(user, chat, Style(file_id=painting))
+
+    def on_album_choice(self, call: CallbackQuery) -> None:
+        user, chat = call.from_user.id, call.message.chat.id
+        index = ALBUM.parse(call.data)["index"]
+        with self.telegram.retrieve_data(user, chat) as data:
+            paintings = data.get("paintings") or []
+        if not index.isdigit() or int(index) >= len(paintings):
+            ack(self.telegram, call, texts.EXPIRED_BUTTON)
+            return
+        ack(self.telegram, call)
+        close_prompt(self.telegram, call, texts.STYLE_CHOSEN.format(title=texts.album_choice(int(index) + 2)))
+        self._style_chosen(user, chat, Style(file_id=paintings[int(index)]))
+
+    def on_result_button(self, call: CallbackQuery) -> None:
+        user, chat = call.from_user.id, call.message.chat.id
+        parts, choice = self.parts, RESULT.parse(call.data)
+        action = choice["action"]
+        backbone = next((b for b in parts.backbones if b.value == choice["backbone"]), None)
+        remembered = parts.store.results.recall(int(choice["result"]), chat) if choice["result"].isdigit() else None
+        if remembered is None:
+            forgotten = texts.forgotten_result(parts.config.result_days)
+            ack(self.telegram, call, forgotten)
+            say(self.telegram, chat, forgotten)
+            return
+        ack(self.telegram, call)
+        request = remembered.request
+        if action == "again":
+            self.telegram.set_state(user, Flow.style, chat)
+            self.telegram.add_data(user, chat, content=request.content)
+            self.telegram.send_message(chat, texts.ASK_STYLE_AGAIN,
+                                       reply_markup=style_keyboard(INSTANT_STYLES))
+        elif action in ("paint", COMPARE) and backbone and isinstance(request, PaintRequest):
+            backbones = parts.backbones if action == COMPARE else (backbone,)
+            self._paint(user, chat, PaintRequest(request.content, request.style, backbones, parts.settings.get(user)))
+        elif action == "upscale" and parts.upscaling and (picture := remembered.picture(backbone, call.message)):
+            self.admission.take(user, chat, TRANSFER_LANE, "upscale", {"picture": picture})
+        else:
+            say(self.telegram, chat, texts.EXPIRED_BUTTON)
+
+    def on_expired_button(self, call: CallbackQuery) -> None:
+        ack(self.telegram, call, texts.EXPIRED_BUTTON)
+
+    def on_wrong_input(self, message: Message) -> None:
+        where = step(self.telegram, message.from_user.id, message.chat.id)
+        self.telegram.reply_to(message, texts.wrong_input(wrong_kind(message), where))
+
+    def _receive_picture(self, message: Message) -> str | None:
+        """The file id of the picture in `message` once checked; None after telling the user what is wrong."""
+        try:
+            return checked_picture(self.telegram, message, self.parts.config.download_limit, self.parts.delivery)
+        except Unusable as exc:
+            self.telegram.reply_to(message, str(exc))
+            return None
+
+    def _style_chosen(self, user: int, chat: int, style: Style) -> None:
+        with self.telegram.retrieve_data(user, chat) as data:
+            content = data.get("content")
+        if content is None:
+            say(self.telegram, chat, texts.EXPIRED_BUTTON)
+            return
+        self.telegram.delete_state(user, chat)
+        settings = self.parts.settings.get(user)
+        quick = PaintRequest(content, style, (), settings)
+        then = None
+        if settings.backbone in self.parts.backbones:  # the user's setting: paint fully right after, no question
+            full = PaintRequest(content, style, (settings.backbone,), settings)
+            then = {"kind": "paint", "lane": TRANSFER_LANE, "payload": {"request": encode_request(full)}}
+        self.admission.take(user, chat, INSTANT_LANE, "quick", {"request": encode_request(quick), "then": then})
+
+    def _instant(self, user: int, chat: int, content: str, key: str) -> None:
+        """Queue the photo `content` in the instant style `key`, or in all of them as a preview (PREVIEW_ALL,
+        which keeps the draft: the user then picks from the styles sent after it)."""
+        if key != PREVIEW_ALL:
+            self.telegram.delete_state(user, chat)
+        styles = INSTANT_STYLES if key == PREVIEW_ALL else (key,)
+        request = InstantRequest(content, styles, self.parts.settings.get(user))
+        self.admission.take(user, chat, INSTANT_LANE, "instant", {"request": encode_request(request)})
+
+    def _paint(self, user: int, chat: int, request: PaintRequest) -> None:
+        self.admission.take(user, chat, TRANSFER_LANE, "paint", {"request": encode_request(request)})
