@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.measure import (REPO, MeasureError, Stopwatch, format_table, json_path, machine_info, run_measured,
-                           write_json)
+from bench.measure import (REPO, MeasureError, Stopwatch, describe, format_table, json_path, machine_info,
+                           run_measured, write_json)
 
 COLUMNS = [("style", "style", ""), ("image_size", "image", ""), ("megapixels", "MP", ".2f"),
            ("passes", "passes", "d"), ("wall_s", "wall s", ".2f"), ("cpu_s", "cpu s", ".2f"),
@@ -88,8 +88,7 @@ def main(argv: list[str]) -> int:
              "passes: network passes (1: the whole image at once; more: one downscaled pass for the "
              "InstanceNorm statistics, then full-resolution tiles)."]
     print("\n" + format_table(rows, COLUMNS))
-    print("\n".join(["", *notes, f"Machine: {machine['cpu_model']}, {machine['torch_threads']} torch threads, "
-                                  f"torch {machine['torch']}."]))
+    print("\n".join(["", *notes, f"Machine: {describe(machine)}."]))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     path = write_json(args.out, {"benchmark": "instant", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                                  "machine": machine, "settings": settings, "notes": notes, "results": rows})

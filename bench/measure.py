@@ -28,14 +28,15 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Stopwatch", "Measurement", "MeasureError", "run_measured", "write_json", "format_table",
-           "machine_info"]
+           "machine_info", "describe"]
 
 REPO = Path(__file__).resolve().parents[1]
+CPU_FLAGS = ("avx2", "avx512_f", "avx512_bf16", "amx_bf16")  # what the engines' speed depends on
 
 
 class MeasureError(RuntimeError):
@@ -51,6 +52,7 @@ class Stopwatch:
     def __init__(self) -> None:
         self.seconds = 0.0
         self.cpu_seconds = 0.0
+        self.paused_seconds = 0.0  # what the benchmark did for itself inside timed blocks
         self.used = False
         self.running = False
         self._start = (0.0, 0.0)
@@ -74,15 +76,19 @@ class Stopwatch:
     def paused(self) -> Iterator[None]:
         """Inside a timed block, leave out what the benchmark itself does (e.g. saving a checkpoint image)."""
         self.__exit__()
+        start = time.perf_counter()
         try:
             yield
         finally:
+            self.paused_seconds += time.perf_counter() - start
             self.__enter__()
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """One job's numbers. `wall_s` is the timed part (the whole job if it never entered the timer)."""
+    """One job's numbers. `wall_s` is the timed part (the whole job if it never entered the timer);
+    `process_s` the whole process as a user of a command line waits for it (interpreter start, imports,
+    weights, the job), less what the benchmark did for itself (`Stopwatch.paused`)."""
 
     wall_s: float
     cpu_s: float  # CPU time of the same part, summed over threads
@@ -90,6 +96,8 @@ class Measurement:
     import_mb: float  # resident memory right after `import torch, torchvision`
     torch_threads: int
     result: Any  # the job's JSON return value
+    process_s: float = 0.0
+    paused_s: float = 0.0  # the benchmark's own work inside the job (left out of both times)
 
 
 def _status_mb(field: str) -> float | None:
@@ -139,7 +147,7 @@ def _child(spec: Mapping[str, Any]) -> None:
     timed = timer if timer.used else whole
     measurement = Measurement(wall_s=timed.seconds, cpu_s=timed.cpu_seconds,
                               peak_mb=_peak_mb() - import_mb, import_mb=import_mb,
-                              torch_threads=torch.get_num_threads(), result=result)
+                              torch_threads=torch.get_num_threads(), result=result, paused_s=timer.paused_seconds)
     Path(spec["result_path"]).write_text(json.dumps(asdict(measurement)))
 
 
@@ -154,6 +162,7 @@ def run_measured(target: str, kwargs: Mapping[str, Any] | None = None, env: Mapp
         spec = {"target": target, "kwargs": dict(kwargs or {}), "result_path": str(result_path)}
         child_env = {**os.environ, **(env or {})}
         child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), child_env.get("PYTHONPATH")) if p)
+        start = time.perf_counter()
         try:
             proc = subprocess.run([sys.executable, "-m", "bench.measure", json.dumps(spec)], env=child_env,
                                   timeout=timeout)
@@ -162,7 +171,8 @@ def run_measured(target: str, kwargs: Mapping[str, Any] | None = None, env: Mapp
         if proc.returncode != 0 or not result_path.exists():
             raise MeasureError(f"{target} failed in its subprocess (exit code {proc.returncode}); "
                                "its traceback is above")
-        return Measurement(**json.loads(result_path.read_text()))
+        measurement = Measurement(**json.loads(result_path.read_text()))
+        return replace(measurement, process_s=time.perf_counter() - start - measurement.paused_s)
 
 
 def json_path(value: str) -> Path:
@@ -213,14 +223,21 @@ def report(benchmark: str, args: argparse.Namespace, rows: list[dict[str, Any]],
     print("\n" + format_table(rows, columns))
     for check in checks:
         print(f"{'MET    ' if check['met'] else 'NOT MET'}  {check['target']}: {check['text']}")
-    print("\n".join(["", *notes, f"Machine: {machine['cpu_model']}, {machine['torch_threads']} torch threads, "
-                                  f"torch {machine['torch']}, load average {os.getloadavg()[0]:.1f}."]))
+    print("\n".join(["", *notes, f"Machine: {describe(machine)}, load average {os.getloadavg()[0]:.1f}."]))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     path = write_json(args.out, {"benchmark": benchmark, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                                  "machine": machine, "load_average": os.getloadavg(), "settings": settings,
                                  "notes": notes, "results": rows, "targets": checks})
     print(f"Results: {path}; images: {image_dir}")
     return 1 if any("error" in r for r in rows) else 0
+
+
+def describe(machine: Mapping[str, Any]) -> str:
+    """One line for a table's footer: the CPU, its cores and the flags the engines' speed depends on."""
+    flags = " ".join(machine.get("cpu_flags") or ()) or "none of " + " ".join(CPU_FLAGS)
+    return (f"{machine['cpu_model']}, {machine['cpu_count']} cores (flags: {flags}; bfloat16 "
+            f"{'native' if machine.get('bf16_native') else 'not native'}), {machine['torch_threads']} torch "
+            f"threads, torch {machine['torch']}")
 
 
 def machine_info() -> dict[str, Any]:
@@ -233,8 +250,13 @@ def machine_info() -> dict[str, Any]:
             cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
     except OSError:
         pass
+    from transfer.precision import bf16_supported
+
+    capabilities = getattr(torch.cpu, "get_capabilities", dict)()
+    flags = [flag for flag in CPU_FLAGS if capabilities.get(flag)]
     return {"torch": torch.__version__, "torch_threads": torch.get_num_threads(), "cpu_model": cpu,
-            "cpu_count": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+            "cpu_count": os.cpu_count(), "cpu_flags": flags, "bf16_native": bf16_supported(),
+            "python": platform.python_version(), "platform": platform.platform()}
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
 """`python -m bench nst`: the classic tutorial baseline against our engine, judged by one neutral evaluator.
 
 For each size and (content, style) pair, every method runs in its own subprocess (bench.measure): wall
-time of the transfer itself, steps, peak memory above the import baseline. Its final image is saved as
-PNG and scored by bench.evaluate at that size; so are its images at a few checkpoints (bench.trace),
-for the score-against-time plot drawn next to the JSON (bench.plot). Ratios are to the baseline of the
-same size and pair; the issue's targets are checked at the end. The ResNet50 row uses RANDOM weights
-(none exist offline): its time and memory are meaningful, its score is not.
+time of the transfer itself and of the whole process as a command-line user waits for it (interpreter,
+imports, weights, transfer: what the speed targets judge), steps, peak memory above the import baseline.
+Its final image is saved as PNG and scored by bench.evaluate at that size; so are its images at a few
+checkpoints (bench.trace), for the score-against-time plot drawn next to the JSON (bench.plot). Ratios are
+to the baseline of the same size and pair; the issue's targets are checked at the end. The ResNet50 row uses
+RANDOM weights (none exist offline): its time and memory are meaningful, its score is not.
 
     STYLEBOT_WEIGHTS_DIR=../shared/weights python -m bench nst                       # 256 and 512, amber:candy
     python -m bench nst --size 256 --pairs amber:candy chelsea:mosaic --methods baseline vgg
     python -m bench nst --square --pairs amber:candy amber:udnie amber:rain-princess   # judged on the mean
 
+"vgg" runs the VGG19 preset in the precision the machine gets by default (bfloat16 where the CPU has it
+natively, `transfer.precision`), "vgg-fp32" the same preset forced to float32.
 The VGG19 preset starts its coarse level from the quick universal result (`transfer.universal`), whose
 time is counted in its own; "vgg-cold" starts from the photo instead (the preset before the warm start),
 "vgg-warm-full" starts a single full-size level (the preset's full-level steps) from the quick result. With --square, content and painting are cropped to centred
@@ -31,34 +34,38 @@ from typing import Any
 from PIL import Image
 
 from bench.evaluate import Evaluator
-from bench.measure import (REPO, MeasureError, Stopwatch, format_table, json_path, machine_info, run_measured,
-                           write_json)
+from bench.measure import (REPO, MeasureError, Stopwatch, describe, format_table, json_path, machine_info,
+                           run_measured, write_json)
 from bench.plot import plot_or_skip
+from bench.random_weights import random_resnet50_dir
 from bench.trace import Trace, score_trace
 from weights import WeightsError
 
-METHODS = {"baseline": "baseline (classic tutorial)", "vgg": "engine VGG19",
+METHODS = {"baseline": "baseline (classic tutorial)", "vgg": "engine VGG19", "vgg-fp32": "engine VGG19, float32",
            "vgg-fast": "engine VGG19, fast preset", "resnet": "engine ResNet50 (random w.)",
            "universal": "universal (WCT) only", "vgg-cold": "VGG19 from the photo",
            "vgg-warm-full": "VGG19 from universal, full size only"}
 DEFAULT_METHODS = ["baseline", "vgg", "vgg-fast", "resnet"]
 FAST_TARGETS = (512, 20.0, 5.0)  # at this size: the fast result within s, a first preview within s
-TIME_TARGETS = {256: 3, 512: 5}  # size -> the VGG19 preset must take at most 1/k of the baseline's time
+# size -> the VGG19 preset must take at most 1/k of the baseline's time, whole process (start-up included)
+TIME_TARGETS = {256: 4, 512: 5}
 RESNET_STEP_RATIO = 0.5  # ResNet50 time per step at most half of VGG19's
 MEMORY_TARGET = (512, 400.0)  # a VGG job at this size under this many MB above the import baseline
 ISSUE_BASELINE_STEPS = 300
 RANDOM_NOTE = ("The ResNet50 row uses RANDOM weights (no ImageNet ResNet50 file exists offline): "
                "its time and memory are meaningful, its score is not.")
 COLUMNS = [("label", "method", ""), ("pair", "pair", ""), ("size", "size", "d"), ("steps", "steps", "d"),
-           ("wall_s", "wall s", ".1f"), ("cpu_s", "cpu s", ".1f"), ("s_per_step", "s/step", ".3f"),
+           ("wall_s", "wall s", ".1f"), ("process_s", "process s", ".1f"), ("cpu_s", "cpu s", ".1f"),
+           ("s_per_step", "s/step", ".3f"),
            ("score", "score", ".4g"), ("style", "style part", ".4g"), ("content", "content part", ".4g"),
            ("filter", "filter", ""), ("first_preview_s", "preview s", ".1f"),
            ("peak_mb", "peak MB above import", ".0f"), ("time_ratio", "time x baseline", ".3f"),
-           ("score_ratio", "score x baseline", ".3f")]
+           ("process_ratio", "process x baseline", ".3f"), ("score_ratio", "score x baseline", ".3f")]
 
 
 MEAN_COLUMNS = [("label", "method", ""), ("size", "size", "d"), ("pairs", "pairs", "d"), ("wall_s", "mean s", ".1f"),
-                ("score", "mean score", ".4g"), ("time_ratio", "time x baseline", ".3f"),
+                ("process_s", "mean process s", ".1f"), ("score", "mean score", ".4g"),
+                ("time_ratio", "time x baseline", ".3f"), ("process_ratio", "process x baseline", ".3f"),
                 ("score_ratio", "score x baseline", ".3f")]
 
 
@@ -94,7 +101,7 @@ def universal_job(timer: Stopwatch, content: str, style: str, size: int, out: st
 
 def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: int, steps: int | None,
                out: str, trace_dir: str, fast: bool = False, strip_pixels: int | None = None,
-               warm: str | None = None) -> dict[str, Any]:
+               warm: str | None = None, precision: str | None = None) -> dict[str, Any]:
     """Subprocess job: our engine with its defaults (optionally another step count); `run` timed.
 
     `warm`: None starts from the photo, "coarse" is the preset's own warm start (its levels from the
@@ -107,7 +114,7 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
     from transfer import TransferSettings
 
     load = TracingStyleTransfer.vgg19 if backbone == "vgg19" else TracingStyleTransfer.resnet50
-    engine = load(strip_pixels=strip_pixels)
+    engine = load(strip_pixels=strip_pixels, precision=precision)
     settings = TransferSettings(size=size, steps=steps, fast=fast, warm_start=warm == "coarse")
     if warm == "full":
         settings = TransferSettings(size=size, steps=steps or engine.preset.scales[-1].steps, levels=1)
@@ -130,6 +137,7 @@ def engine_job(timer: Stopwatch, backbone: str, content: str, style: str, size: 
     reported = [step for step, _, _ in reports if step is not None]
     _, total, loss = reports[-1] if reports else (None, None, None)
     return {"steps": max(reported, default=len(reports)), "progress_calls": len(reports), "total": total,
+            "precision": str(engine.extractor.dtype).removeprefix("torch."),
             "last_loss": loss, "first_preview_s": previews[0] if previews else None, "trace": trace.points}
 
 
@@ -173,19 +181,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _resnet_weights_dir(tmp: Path) -> Path:
-    """A weights folder with random ResNet50 weights and links to the real VGG19 file and the universal
-    stylizer's folder (the ResNet50 preset's warm start)."""
-    from bench.random_weights import write_random_resnet50
-    from weights import Weights, weights_dir
-
-    write_random_resnet50(tmp)
-    for real in (weights_dir() / Weights.VGG19.spec.filename, weights_dir() / "wct"):
-        if real.exists():
-            (tmp / real.name).symlink_to(real)
-    return tmp
-
-
 def _job(method: str, content: Path, style: Path, size: int, args: argparse.Namespace, out: Path,
          trace_dir: str, resnet_dir: Callable[[], Path]) -> tuple[str, dict[str, Any], dict[str, str]]:
     files = {"content": str(content), "style": str(style), "size": size, "out": str(out)}
@@ -198,10 +193,10 @@ def _job(method: str, content: Path, style: Path, size: int, args: argparse.Name
     backbone = "resnet50" if method == "resnet" else "vgg19"
     if method == "resnet":
         env["STYLEBOT_WEIGHTS_DIR"] = str(resnet_dir())
-    warm = {"vgg": "coarse", "vgg-warm-full": "full"}.get(method)
+    warm = {"vgg": "coarse", "vgg-fp32": "coarse", "vgg-warm-full": "full"}.get(method)
     return "bench.nst:engine_job", {**files, "backbone": backbone, "steps": args.engine_steps,
                                     "fast": method == "vgg-fast", "strip_pixels": args.strip_pixels,
-                                    "warm": warm}, env
+                                    "warm": warm, "precision": "float32" if method == "vgg-fp32" else None}, env
 
 
 def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -213,11 +208,11 @@ def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         where = f"{size} px {pair}"
         if base and vgg and size in TIME_TARGETS:
             k = TIME_TARGETS[size]
-            limit = base["wall_s"] / k
-            met = vgg["score"] <= base["score"] and vgg["wall_s"] <= limit
+            limit = base["process_s"] / k
+            met = vgg["score"] <= base["score"] and vgg["process_s"] <= limit
             checks.append({"target": f"VGG19 quality and speed, {where}", "met": met, "text": (
-                f"score {vgg['score']:.4g} vs baseline {base['score']:.4g} ({base['steps']} steps); "
-                f"time {vgg['wall_s']:.1f} s vs limit {limit:.1f} s (baseline {base['wall_s']:.1f} s / {k})")})
+                f"score {vgg['score']:.4g} vs baseline {base['score']:.4g} ({base['steps']} steps); process "
+                f"time {vgg['process_s']:.1f} s vs limit {limit:.1f} s (baseline {base['process_s']:.1f} s / {k})")})
         if vgg and resnet:
             limit = RESNET_STEP_RATIO * vgg["s_per_step"]
             checks.append({"target": f"ResNet50 time per step, {where}", "met": resnet["s_per_step"] <= limit,
@@ -246,29 +241,32 @@ def _mean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             mine = [r for r in ok if r["method"] == method and r["pair"] in pairs]
             if len(mine) == len(pairs) and pairs:
                 means.append({"method": method, "label": METHODS[method], "size": size, "pairs": len(mine),
-                              "wall_s": sum(r["wall_s"] for r in mine) / len(mine),
-                              "score": sum(r["score"] for r in mine) / len(mine)})
+                              **{key: sum(r[key] for r in mine) / len(mine)
+                                 for key in ("wall_s", "process_s", "score")}})
         base = next((m for m in means if m["size"] == size and m["method"] == "baseline"), None)
         for m in means:
             if base and m["size"] == size:
-                m.update(time_ratio=m["wall_s"] / base["wall_s"], score_ratio=m["score"] / base["score"])
+                m.update(time_ratio=m["wall_s"] / base["wall_s"], process_ratio=m["process_s"] / base["process_s"],
+                         score_ratio=m["score"] / base["score"])
     return means
 
 
 def _check_mean_targets(means: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The speed targets on the means over the pairs: the VGG19 preset's mean score at most the
-    baseline's, in at most 1/k of its mean time."""
+    baseline's, in at most 1/k of its mean time, whole process (as a user of the command line waits)."""
     checks = []
     for size, k in TIME_TARGETS.items():
         base = next((m for m in means if m["size"] == size and m["method"] == "baseline"), None)
-        vgg = next((m for m in means if m["size"] == size and m["method"] == "vgg"), None)
-        if base and vgg:
-            limit = base["wall_s"] / k
-            checks.append({"target": f"VGG19 preset, mean over {vgg['pairs']} square pairs, {size} px",
-                           "met": vgg["score"] <= base["score"] and vgg["wall_s"] <= limit,
-                           "text": f"mean score {vgg['score']:.4g} vs baseline {base['score']:.4g}; mean time "
-                                   f"{vgg['wall_s']:.1f} s vs limit {limit:.1f} s (baseline {base['wall_s']:.1f} "
-                                   f"s / {k})"})
+        for method in ("vgg", "vgg-fp32"):
+            vgg = next((m for m in means if m["size"] == size and m["method"] == method), None)
+            if base and vgg:
+                limit = base["process_s"] / k
+                checks.append({"target": f"{METHODS[method]}, mean over {vgg['pairs']} square pairs, {size} px",
+                               "met": vgg["score"] <= base["score"] and vgg["process_s"] <= limit,
+                               "text": f"mean score {vgg['score']:.4g} vs baseline {base['score']:.4g}; mean "
+                                       f"process time {vgg['process_s']:.1f} s vs limit {limit:.1f} s (baseline "
+                                       f"{base['process_s']:.1f} s / {k}); timed transfer alone "
+                                       f"{vgg['wall_s']:.1f} s vs {base['wall_s']:.1f} s"})
     return checks
 
 
@@ -310,7 +308,7 @@ def _run_one(method: str, pair: str, content: Path, style: Path, size: int, args
     trace.append({"step": steps, "seconds": m.wall_s, "score": score.total})
     print(f"[{size} px {pair}] {method}: {m.wall_s:.1f} s, {steps} steps, score {score.total:.4g}, "
           f"peak {m.peak_mb:.0f} MB above import", flush=True)
-    return {**row, **m.result, "wall_s": m.wall_s, "cpu_s": m.cpu_s, "trace": trace,
+    return {**row, **m.result, "wall_s": m.wall_s, "process_s": m.process_s, "cpu_s": m.cpu_s, "trace": trace,
             "s_per_step": m.wall_s / steps if steps else None, "score": score.total, "style": score.style,
             "content": score.content, "filter": score.filter,
             "score_by_filter": {sc.filter: sc.total for sc in scores},
@@ -323,7 +321,8 @@ def _add_ratios(rows: list[dict[str, Any]]) -> None:
         base = next((r for r in rows if r["method"] == "baseline" and not r.get("error")
                      and (r["size"], r["pair"]) == (row["size"], row["pair"])), None)
         if base and not row.get("error"):
-            row.update(time_ratio=row["wall_s"] / base["wall_s"], score_ratio=row["score"] / base["score"])
+            row.update(time_ratio=row["wall_s"] / base["wall_s"], process_ratio=row["process_s"] / base["process_s"],
+                       score_ratio=row["score"] / base["score"])
 
 
 def _notes(args: argparse.Namespace) -> list[str]:
@@ -365,7 +364,7 @@ def main(argv: list[str]) -> int:
 
         def resnet_dir() -> Path:
             if not made:
-                made.append(_resnet_weights_dir(Path(tmp)))
+                made.append(random_resnet50_dir(Path(tmp)))
             return made[0]
 
         for size in args.size:
@@ -386,8 +385,7 @@ def main(argv: list[str]) -> int:
     if not checks:
         print("No target could be checked with these methods (they need baseline, vgg and/or resnet).")
     threads = sorted({r["torch_threads"] for r in rows if "torch_threads" in r})
-    print("\n".join(["", *notes, f"Machine: {machine['cpu_model']}, {machine['cpu_count']} cores, torch "
-                                  f"{machine['torch']}, jobs ran with {threads or '?'} torch threads."]))
+    print("\n".join(["", *notes, f"Machine: {describe(machine)}; the jobs ran with {threads or '?'} torch threads."]))
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     path = write_json(args.out, {"benchmark": "nst", "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                                  "machine": machine, "settings": settings, "notes": notes,

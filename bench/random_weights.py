@@ -13,7 +13,7 @@ import torchvision
 
 from weights import RESNET50_KEPT_PREFIXES, Weights
 
-__all__ = ["write_random_resnet50"]
+__all__ = ["write_random_resnet50", "random_resnet50_dir"]
 
 
 def write_random_resnet50(directory: Path, seed: int = 0) -> Path:
@@ -25,3 +25,15 @@ def write_random_resnet50(directory: Path, seed: int = 0) -> Path:
     path = directory / Weights.RESNET50.spec.filename
     torch.save(state, path)
     return path
+
+
+def random_resnet50_dir(directory: Path) -> Path:
+    """`directory` as a weights folder: random ResNet50 weights, and links to the real VGG19 file and the
+    universal stylizer's folder (the ResNet50 preset's warm start)."""
+    from weights import weights_dir
+
+    write_random_resnet50(directory)
+    for real in (weights_dir() / Weights.VGG19.spec.filename, weights_dir() / "wct"):
+        if real.exists():
+            (directory / real.name).symlink_to(real)
+    return directory

@@ -45,7 +45,7 @@ def upscale_job(timer: Stopwatch, method: str, image: str, size: int, tile: int 
     from superres.upscaler import tile_grid
     from transfer.images import image_to_tensor, tensor_to_image
 
-    generator = srgan_x4()
+    generator = srgan_x4(precision="float32")  # tiling vs the reference in one precision (bfloat16: bench precision)
     with Image.open(image) as img:
         small = img.convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
     if method == "tiled":

@@ -42,7 +42,7 @@ def stylize_job(timer: Stopwatch, content: str, style: str, size: int, repeats: 
     from transfer.universal import UniversalStylizer
 
     stylizer = UniversalStylizer(download=False, tile_pixels=tile_pixels,
-                                 bf16=False if float32 else None)
+                                 precision="float32" if float32 else None)
     with Image.open(content) as img:
         photo = img.convert("RGB")
     stylizer.stylize(fit(photo, long_side=128), style)  # first-call set-up, not part of a request

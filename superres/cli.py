@@ -15,8 +15,9 @@ from tqdm import tqdm
 
 from superres.srgan import RECEPTIVE_RADIUS, srgan_x4
 from superres.upscaler import DEFAULT_TILE, MAX_INPUT_PIXELS, MIN_TILE, Upscaler, tile_grid
-from transfer.console import OneLineParser, check_output, load_input, run_command, save_image
-from transfer.device import DEVICE_SETTING, compute_device
+from transfer.console import OneLineParser, add_compute_options, check_output, load_input, run_command, save_image
+from transfer.device import compute_device
+from transfer.precision import precision_setting
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,9 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--margin", type=_at_least(0), default=RECEPTIVE_RADIUS,
                         help=f"context pixels around each tile; below {RECEPTIVE_RADIUS} seams may show "
                              f"(default {RECEPTIVE_RADIUS})")
-    parser.add_argument("--device", default=None,
-                        help=f"auto, cpu, cuda or cuda:N (default: {DEVICE_SETTING}, else auto: a CUDA GPU "
-                             "when there is one)")
+    add_compute_options(parser)
     parser.add_argument("--max-pixels", type=_at_least(1), default=MAX_INPUT_PIXELS,
                         help=f"refuse inputs with more pixels than this (default {MAX_INPUT_PIXELS})")
     return parser
@@ -59,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def work() -> tuple[Image.Image, Path, str]:
         check_output(args.output)
+        precision = precision_setting(args.precision)
         image = load_input(args.input, args.max_pixels)
-        upscaler = Upscaler(srgan_x4(device=compute_device(args.device)), tile=args.tile, margin=args.margin,
-                            max_input_pixels=args.max_pixels)
+        generator = srgan_x4(device=compute_device(args.device), precision=precision)
+        upscaler = Upscaler(generator, tile=args.tile, margin=args.margin, max_input_pixels=args.max_pixels)
         tiles = len(tile_grid(image.width, image.height, upscaler.tile))
         with tqdm(total=tiles, unit="tile", desc="SRGAN x4", dynamic_ncols=True) as bar:
             result = upscaler.upscale(image, progress=lambda p: bar.update(p.step - bar.n))

@@ -16,6 +16,7 @@ from bench.baseline import (CNN_NORMALIZATION_MEAN, CNN_NORMALIZATION_STD, class
                             get_style_model_and_losses, image_loader, load_vgg19_features)
 from bench.evaluate import FILTERS, Evaluator
 from bench.measure import Stopwatch, format_table, run_measured
+from transfer.precision import bf16_supported
 from bench.plot import INSTALL_HINT, plot_or_skip
 from bench.random_weights import write_random_resnet50
 from bench.trace import checkpoint_steps
@@ -105,6 +106,23 @@ def test_run_measured_reports_the_job_peak_above_the_import_baseline():
     assert 0 < m.wall_s < 10
 
 
+def paused_job(timer: Stopwatch, seconds: float) -> dict:
+    """Job for run_measured: a short timed block with the benchmark's own work (a sleep) paused inside it."""
+    with timer:
+        time.sleep(0.05)
+        with timer.paused():
+            time.sleep(seconds)
+    return {}
+
+
+def test_run_measured_times_the_whole_process_less_the_benchmarks_own_work():
+    m = run_measured("tests.test_bench:paused_job", {"seconds": 1.0})
+    assert 1.0 <= m.paused_s < 1.5 and 0.05 <= m.wall_s < 0.5
+    assert m.wall_s < m.process_s < 10  # interpreter, imports and the job, not the paused second
+    plain = run_measured("tests.test_bench:paused_job", {"seconds": 0.0})
+    assert abs(m.process_s - plain.process_s) < 0.8  # the second spent paused is not in it
+
+
 def test_format_table_aligns_and_shows_missing_values_as_dash():
     table = format_table([{"name": "a", "x": 1.5}, {"name": "bb"}], [("name", "name", ""), ("x", "x", ".2f")])
     assert table.splitlines() == ["name     x", "----  ----", "a     1.50", "bb       -"]
@@ -143,7 +161,7 @@ def test_bench_cli_fails_only_the_command_whose_module_is_missing(monkeypatch, c
     assert bench_cli.main([]) == 2
 
 
-@pytest.mark.parametrize("command", ["nst", "sr", "instant", "universal", "bot"])
+@pytest.mark.parametrize("command", ["nst", "sr", "instant", "universal", "bot", "precision"])
 def test_bench_refuses_an_out_path_without_json_suffix_before_any_work(command, tmp_path, capsys):
     """Its images folder is the same path without the suffix: the JSON could not be written at the end."""
     out = tmp_path / "results"
@@ -201,6 +219,55 @@ def test_nst_records_a_score_trace_on_the_timed_clock(tmp_path, real_weights_dir
     lines = capsys.readouterr().out.splitlines()
     assert [line for line in lines if "Plot" in line] == [
         f"Plot skipped: matplotlib is not installed ({INSTALL_HINT})."]
+
+
+def test_nst_square_runs_both_precisions_and_judges_the_whole_process(tmp_path, real_weights_dir, images_dir,
+                                                                     monkeypatch, capsys):
+    monkeypatch.setenv("STYLEBOT_WEIGHTS_DIR", str(real_weights_dir))
+    block_matplotlib(monkeypatch)
+    out = tmp_path / "nst.json"
+    code = nst.main(["--square", "--size", "48", "--baseline-steps", "3", "--engine-steps", "4", "--methods",
+                     "baseline", "vgg", "vgg-fp32", "--images", str(images_dir), "--out", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    rows = {row["method"]: row for row in data["results"]}
+    assert rows["vgg-fp32"]["precision"] == "float32"
+    assert rows["vgg"]["precision"] == ("bfloat16" if bf16_supported() else "float32")  # auto
+    for row in rows.values():
+        assert row["wall_s"] < row["process_s"]  # start-up counted: imports and weights
+        assert row["process_ratio"] == pytest.approx(row["process_s"] / rows["baseline"]["process_s"])
+    assert {mean["method"] for mean in data["means"]} == {"baseline", "vgg", "vgg-fp32"}
+    assert data["targets"] == []  # no target is defined at 48 px
+    assert data["machine"]["bf16_native"] == bf16_supported() and "flags:" in capsys.readouterr().out
+
+
+def test_nst_speed_targets_are_judged_on_the_whole_process_per_precision():
+    def mean(method: str, process_s: float, score: float) -> dict:
+        return {"method": method, "size": 256, "pairs": 3, "wall_s": process_s - 3, "process_s": process_s,
+                "score": score}
+
+    checks = nst._check_mean_targets([mean("baseline", 100.0, 30.0), mean("vgg", 25.0, 29.0),
+                                      mean("vgg-fp32", 26.0, 29.0)])
+    assert [(c["target"], c["met"]) for c in checks] == [
+        ("engine VGG19, mean over 3 square pairs, 256 px", True),  # 1/4 of the baseline's 100 s
+        ("engine VGG19, float32, mean over 3 square pairs, 256 px", False)]
+    assert "process time 25.0 s vs limit 25.0 s" in checks[0]["text"]
+
+
+def test_bench_precision_compares_each_engine_with_its_float32_self(tmp_path, real_weights_dir, images_dir,
+                                                                     monkeypatch, capsys):
+    monkeypatch.setenv("STYLEBOT_WEIGHTS_DIR", str(real_weights_dir))
+    out = tmp_path / "precision.json"
+    code = bench_cli.main(["precision", "--size", "192", "--engines", "instant", "srgan", "--content",
+                           str(images_dir / "content" / "chelsea.jpg"), "--out", str(out)])
+    assert code == 0
+    data = json.loads(out.read_text())
+    low = {row["engine"]: row for row in data["results"] if row["precision"] == "bfloat16"}
+    assert set(low) == {"instant", "srgan"}
+    for row in low.values():
+        assert 35 < row["psnr_db"] < 200 and row["speedup"] > 0 and row["score"] is None
+    assert [check["met"] for check in data["targets"]] == [row["psnr_db"] >= 40 for row in low.values()]
+    assert "PSNR vs float32" in capsys.readouterr().out
 
 
 SYNTHETIC_ROW = {"method": "baseline", "label": "baseline (classic tutorial)", "pair": "amber:candy", "size": 256,

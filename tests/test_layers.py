@@ -24,7 +24,8 @@ ALLOWED = {"common": (), "store": ("common",), "botapi": ("common",), "jobs": ("
 CHAT_DOORS = ("bots.jobs.admission", "bots.jobs.runner")  # the only modules of `jobs` the chat may import
 ENGINES = "bots.jobs.engines"
 COMPUTING = ("torch", "torchvision", "superres", "weights")  # what only the engines module may import
-TORCH_FREE_TRANSFER = ("transfer.images", "transfer.progress", "transfer.instant_styles", "transfer.device")
+TORCH_FREE_TRANSFER = ("transfer.images", "transfer.progress", "transfer.instant_styles", "transfer.device",
+                       "transfer.precision")
 
 
 def layer(module: str) -> str | None:

@@ -23,7 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def generator(real_weights_dir: Path) -> Generator:
-    return srgan_x4(real_weights_dir)
+    """float32, whatever this CPU would choose: these tests compare with the file and the published layers;
+    bfloat16's own closeness is tests/test_precision.py's."""
+    return srgan_x4(real_weights_dir, precision="float32")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,9 @@ def test_beats_bicubic_on_a_real_photo(generator: Generator, amber: Image.Image)
     assert psnr(ours, truth) > psnr(bicubic, truth) + 1.0
 
 
-def test_tiles_match_whole_image_inference(generator: Generator, amber: Image.Image) -> None:
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_tiles_match_whole_image_inference(precision: str, real_weights_dir: Path, amber: Image.Image) -> None:
+    generator = srgan_x4(real_weights_dir, precision=precision)
     image = amber.resize((120, 64), Image.Resampling.BICUBIC)
     assert len(tile_grid(*image.size, 40)) == 6
     with torch.inference_mode():

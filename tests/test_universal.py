@@ -19,7 +19,8 @@ from PIL import Image
 import transfer.universal as universal
 from transfer.images import ImageError
 from transfer.progress import Cancelled, Progress
-from transfer.universal import HALO, Decoder, Encoder, FeatureStats, UniversalStylizer, bf16_supported
+from transfer.precision import bf16_supported
+from transfer.universal import HALO, Decoder, Encoder, FeatureStats, UniversalStylizer
 from weights import Weights, WeightsError, load_into, load_state_dict
 
 # The MANIFEST's values, written out here so that a typo in the code cannot also be in the test.
@@ -85,9 +86,9 @@ def test_tiles_compute_exactly_the_one_pass_result(real_weights_dir: Path, image
     # float32, so that only float rounding may differ. Measured with too small a halo (8 px) the
     # largest difference is 95; with HALO, 1.
     big = Image.open(images_dir / "content" / "chelsea.jpg").convert("RGB").resize((203, 135), Image.LANCZOS)
-    whole = UniversalStylizer(real_weights_dir, download=False, style_side=256, bf16=False)
+    whole = UniversalStylizer(real_weights_dir, download=False, style_side=256, precision="float32")
     budget = (64 + 2 * HALO) ** 2
-    tiled = UniversalStylizer(real_weights_dir, download=False, style_side=256, bf16=False,
+    tiled = UniversalStylizer(real_weights_dir, download=False, style_side=256, precision="float32",
                               one_pass_pixels=0, tile_pixels=budget)
     assert whole.tiles(big) is None and len(tiled.tiles(big)) == 12
     seen: list[int] = []
@@ -107,8 +108,8 @@ def test_tiles_compute_exactly_the_one_pass_result(real_weights_dir: Path, image
 def test_tiles_in_bfloat16_stay_close_to_one_pass(real_weights_dir: Path, photo: Image.Image,
                                                   candy: Image.Image) -> None:
     # bfloat16 rounds differently in tiles of other shapes: measured 46 dB PSNR, no seams.
-    whole = UniversalStylizer(real_weights_dir, download=False, style_side=256, bf16=True)
-    tiled = UniversalStylizer(real_weights_dir, download=False, style_side=256, bf16=True,
+    whole = UniversalStylizer(real_weights_dir, download=False, style_side=256, precision="bfloat16")
+    tiled = UniversalStylizer(real_weights_dir, download=False, style_side=256, precision="bfloat16",
                               one_pass_pixels=0, tile_pixels=(64 + 2 * HALO) ** 2)
     assert psnr(tiled.stylize(photo, candy), whole.stylize(photo, candy)) > 38
 

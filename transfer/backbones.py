@@ -62,6 +62,7 @@ class FeatureExtractor(nn.Module):
         self.body = nn.ModuleList(m for _, m in named)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.dtype = torch.float32
         self.requires_grad_(False)
         self.eval()
         self.to(memory_format=torch.channels_last)
@@ -70,11 +71,18 @@ class FeatureExtractor(nn.Module):
         self.strides = {name: 64 // f.shape[-1] for name, f in probe.items()}
         self.max_stride = max(self.strides.values())
 
+    def compute_in(self, dtype: torch.dtype) -> FeatureExtractor:
+        """Run the network in `dtype` (`transfer.precision`): its weights are cast once; the image comes in,
+        and its gradient goes out, in float32 whatever the network computes in. Returns self."""
+        self.body.to(dtype)
+        self.dtype = dtype
+        return self
+
     def forward(self, image: Tensor, layers: Collection[str]) -> dict[str, Tensor]:
         unknown = set(layers) - set(self.layer_names)
         if unknown:
             raise ValueError(f"{self.name} has no layer {sorted(unknown)}; it has {list(self.layer_names)}")
-        x = ((image - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        x = ((image - self.mean) / self.std).to(self.dtype).contiguous(memory_format=torch.channels_last)
         features: dict[str, Tensor] = {}
         for name, layer in zip(self.layer_names, self.body):
             x = layer(x)

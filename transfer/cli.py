@@ -11,9 +11,10 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from transfer.console import OneLineParser, check_output, load_input, run_command, save_image
-from transfer.device import DEVICE_SETTING, compute_device
+from transfer.console import OneLineParser, add_compute_options, check_output, load_input, run_command, save_image
+from transfer.device import compute_device
 from transfer.instant import InstantStyle, InstantStylizer
+from transfer.precision import precision_setting
 from transfer.progress import Progress
 from transfer.strips import STRIP_PIXELS
 from transfer.style_transfer import StyleTransfer, TransferSettings
@@ -51,9 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strip-pixels", type=int, default=None, metavar="N",
                         help=f"pixels computed at once (default {STRIP_PIXELS} on the CPU, as many as fit on a "
                              "GPU); smaller: less memory, slower")
-    parser.add_argument("--device", default=None,
-                        help=f"auto, cpu, cuda or cuda:N (default: {DEVICE_SETTING}, else auto: a CUDA GPU "
-                             "when there is one)")
+    add_compute_options(parser)
     return parser
 
 
@@ -81,6 +80,7 @@ def _check_arguments(args: argparse.Namespace) -> InstantStyle | None:
         raise ValueError("--strip-pixels must be at least 1")
     check_output(args.output)
     args.device = compute_device(args.device)
+    args.precision = precision_setting(args.precision)
     return instant
 
 
@@ -90,14 +90,15 @@ def _stylize_instantly(args: argparse.Namespace, style: InstantStyle, content: I
             bar.total = progress.total
             bar.update(progress.step - bar.n)
 
-        return InstantStylizer(device=args.device).stylize(content, style, strength=args.style_weight, keep_colors=args.keep_colors,
-                                         max_side=args.size, progress=report)
+        stylizer = InstantStylizer(device=args.device, precision=args.precision)
+        return stylizer.stylize(content, style, strength=args.style_weight, keep_colors=args.keep_colors,
+                                max_side=args.size, progress=report)
 
 
 def _stylize_quickly(args: argparse.Namespace, content: Image.Image) -> Image.Image:
     """Universal style transfer; --style-weight is clamped to the engine's [0, 1], as --help says."""
     styles = [load_input(path) for path in args.styles]
-    engine = UniversalStylizer(device=args.device)
+    engine = UniversalStylizer(device=args.device, precision=args.precision)
     engine.networks()  # a missing weights file is reported before the progress bar appears
     with tqdm(total=1, unit="step", desc="Universal (WCT)", dynamic_ncols=True) as bar:
         def report(progress: Progress) -> None:
@@ -113,7 +114,7 @@ def _transfer(args: argparse.Namespace, content: Image.Image, losses: list[float
                                 style_blend=args.blend, keep_colors=args.keep_colors,
                                 optimizer=args.optimizer, fast=args.fast)
     styles = [load_input(path) for path in args.styles]
-    engine = BACKBONES[args.backbone](strip_pixels=args.strip_pixels, device=args.device)
+    engine = BACKBONES[args.backbone](strip_pixels=args.strip_pixels, device=args.device, precision=args.precision)
     with tqdm(total=settings.steps or engine.default_steps(args.fast), unit="step", desc=engine.name,
               dynamic_ncols=True) as bar:
         def report(progress: Progress) -> None:

@@ -14,10 +14,13 @@ from typing import NoReturn
 
 from PIL import Image
 
+from transfer.device import DEVICE_SETTING
 from transfer.images import MAX_INPUT_PIXELS, ImageError, load_image
+from transfer.precision import PRECISION_SETTING, PrecisionError, check_precision_name
 from weights import WeightsError
 
-__all__ = ["EXIT_BAD_INPUT", "OneLineParser", "check_output", "load_input", "save_image", "run_command"]
+__all__ = ["EXIT_BAD_INPUT", "OneLineParser", "add_compute_options", "check_output", "load_input", "save_image",
+           "run_command"]
 
 EXIT_BAD_INPUT = 2
 WRITABLE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
@@ -29,6 +32,23 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
+def add_compute_options(parser: argparse.ArgumentParser) -> None:
+    """--device and --precision, which every command line offers, as the settings of the same names do."""
+    parser.add_argument("--device", default=None,
+                        help=f"auto, cpu, cuda or cuda:N (default: {DEVICE_SETTING}, else auto: a CUDA GPU "
+                             "when there is one)")
+    parser.add_argument("--precision", type=_precision, default=None,
+                        help=f"auto, float32 or bfloat16: what the networks compute in (default: "
+                             f"{PRECISION_SETTING}, else auto: bfloat16 where the device has it natively)")
+
+
+def _precision(text: str) -> str:
+    try:
+        return check_precision_name(text)
+    except PrecisionError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace(f"{PRECISION_SETTING} must", "must")) from None
 
 
 def check_output(path: Path) -> None:

@@ -31,6 +31,7 @@ from transfer.instant_styles import InstantStyle
 from transfer.device import compute_device, gpu_budget, sized
 from transfer.images import MAX_INPUT_PIXELS, ImageSource, blend, fit, load_image
 from transfer.images import keep_colors as with_content_colors
+from transfer.precision import network_dtype
 from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
 from weights import load_into
 
@@ -53,13 +54,15 @@ class InstanceNorm(nn.Module):
 
     def forward(self, x: Tensor, stats: NormStats) -> Tensor:
         mean, var = stats
-        scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + EPS)
-        return x.mul_(scale).add_(self.bias.view(1, -1, 1, 1) - mean * scale)
+        scale = self.weight.view(1, -1, 1, 1).float() * torch.rsqrt(var + EPS)
+        shift = self.bias.view(1, -1, 1, 1).float() - mean * scale
+        return x.mul_(scale.to(x.dtype)).add_(shift.to(x.dtype))
 
 
 def instance_stats(x: Tensor) -> NormStats:
-    """The per-channel mean and (biased) variance an InstanceNorm normalises `x` with."""
-    var, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
+    """The per-channel mean and (biased) variance an InstanceNorm normalises `x` with, in float32 whatever
+    `x` is in: a bfloat16 sum over a million positions would lose the mean's digits."""
+    var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
     return mean, var
 
 
@@ -89,13 +92,13 @@ class TransformerNet(nn.Module):
         self.add_module(f"{name}_in", InstanceNorm(conv.out_channels))
 
     def forward(self, x: Tensor, stats: list[NormStats] | None = None) -> Tensor:
-        """The stylized image; `stats` (from `statistics`) replaces every InstanceNorm's own, in order."""
-        return self._run(x, iter(stats) if stats is not None else None, None)
+        """The stylized image (float32); `stats` (from `statistics`) replaces every InstanceNorm's own, in order."""
+        return self._run(x.to(self.conv1.weight.dtype), iter(stats) if stats is not None else None, None)
 
     def statistics(self, x: Tensor) -> list[NormStats]:
         """Every InstanceNorm's statistics for `x`, in network order, to reuse on tiles of a larger `x`."""
         recorded: list[NormStats] = []
-        self._run(x, None, recorded)
+        self._run(x.to(self.conv1.weight.dtype), None, recorded)
         return recorded
 
     def _run(self, x: Tensor, given: Iterator[NormStats] | None, recorded: list[NormStats] | None) -> Tensor:
@@ -110,7 +113,7 @@ class TransformerNet(nn.Module):
         x = layer("conv3", layer("conv2", layer("conv1", x)))
         for i in range(1, 6):
             x = layer(f"res{i}_conv2", layer(f"res{i}_conv1", x), relu=False).add_(x)
-        x = layer("deconv3", layer("deconv2", layer("deconv1", x)), relu=False)
+        x = layer("deconv3", layer("deconv2", layer("deconv1", x)), relu=False).float()
         return x.tanh_().mul_(150).add_(127.5).clamp_(0, 255)
 
 
@@ -202,14 +205,21 @@ class InstantStylizer:
     Thread-safe: networks are read-only after loading, and loading is serialised. They compute on
     `device` (default ``STYLEBOT_DEVICE``, `transfer.device`); on a GPU `max_pixels` defaults to what its
     free memory holds in one pass (`GPU_BYTES_PER_PIXEL`), so large photos need no tiles there.
+
+    `precision` (default ``STYLEBOT_PRECISION``, `transfer.precision`): auto runs the networks in bfloat16
+    where the device has it natively, the InstanceNorm statistics and the output in float32. Measured on
+    2 cores of an AVX512-BF16 EPYC at 512 px (amber.jpg): 0.43-0.91 s against 0.57-1.48 s in float32 for
+    the six styles, the result 49-53 dB PSNR from float32's.
     """
 
     def __init__(self, weights_dir: Path | None = None, download: bool | None = None,
-                 max_pixels: int | None = None, device: str | torch.device | None = None) -> None:
+                 max_pixels: int | None = None, device: str | torch.device | None = None,
+                 precision: str | None = None) -> None:
         """`download` None: fetch missing networks unless ``STYLEBOT_OFFLINE`` is set (`weights`)."""
         self.weights_dir = weights_dir
         self.download = download
         self.device = compute_device(device)
+        self.dtype = network_dtype(self.device, precision, "the instant style networks")
         if max_pixels is None:
             max_pixels = sized(MAX_PIXELS, gpu_budget(self.device), GPU_BYTES_PER_PIXEL, MAX_INPUT_PIXELS)
         self.max_pixels = max_pixels
@@ -227,7 +237,7 @@ class InstantStylizer:
         with self._lock:
             if style not in self._networks:
                 net = load_into(TransformerNet(), style.weights, self.weights_dir, self.download)
-                self._networks[style] = net.eval().requires_grad_(False).to(self.device)
+                self._networks[style] = net.eval().requires_grad_(False).to(self.device, self.dtype)
             return self._networks[style]
 
     def stylize(self, image: ImageSource, style: str | InstantStyle, strength: float = 1.0,

@@ -16,17 +16,30 @@ __all__ = ["gram_matrix", "gram_sum", "gram_sum_backward", "StyleLoss", "total_v
 class _GramSum(torch.autograd.Function):
     """FᵀF of a (positions, channels) matrix whose backward is one matrix product: autograd's would do two,
     one per factor of the product. The Gram products are a fifth of a VGG19 step's time at 256 px.
+
+    The sum is returned in float32 whatever the features' dtype: a bfloat16 network's product is accumulated
+    in float32 inside the matrix kernel and rounded once to bfloat16 (3 significant digits) as it comes out;
+    the strips' sums, the targets and the loss are then float32 (`_product`).
     """
 
     @staticmethod
     def forward(ctx, positions: Tensor) -> Tensor:  # type: ignore[override]
         ctx.save_for_backward(positions)
-        return positions.t() @ positions
+        return _product(positions)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:  # type: ignore[override]
         (positions,) = ctx.saved_tensors
-        return positions @ (grad + grad.t())
+        return positions @ (grad + grad.t()).to(positions.dtype)
+
+
+def _product(positions: Tensor) -> Tensor:
+    """PᵀP in float32. For bfloat16 positions the product runs in bfloat16 (its kernel accumulates in float32)
+    and only the C x C result is widened: casting the positions to float32 first made a 512 px VGG19
+    evaluation 2.5x slower (1.9 s against 0.77 s on 2 cores of an AVX512-BF16 EPYC) for the same loss to
+    four digits."""
+    product = positions.t() @ positions
+    return product.float() if product.dtype == torch.bfloat16 else product
 
 
 def _positions(features: Tensor) -> Tensor:
@@ -46,7 +59,8 @@ def gram_sum(features: Tensor) -> Tensor:
 def gram_sum_backward(features: Tensor, grad: Tensor) -> Tensor:
     """The gradient that `grad` on `gram_sum(features)` sends to `features`, without building the Gram."""
     _, channels, height, width = features.shape
-    return (_positions(features) @ (grad + grad.t())).reshape(1, height, width, channels).permute(0, 3, 1, 2)
+    positions = _positions(features)
+    return (positions @ (grad + grad.t()).to(positions.dtype)).reshape(1, height, width, channels).permute(0, 3, 1, 2)
 
 
 def gram_matrix(features: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ the decoder. Memory is bounded by the tile, not the photo.
 Measured on a 2-core machine of this project (AMD EPYC with AVX512-BF16, torch 2.14; `python -m bench
 universal`, amber.jpg + candy.jpg, median of 3 per run, several runs with no other job running): 0.81-
 0.96 s at 512x512 (one pass, 208-239 MB peak above the import baseline) and 2.6-3.1 s at 1024x1024
-(16 tiles, 193-221 MB). In float32 (`bf16=False`, what a CPU without bfloat16 gets): 1.53-1.79 s and
+(16 tiles, 193-221 MB). In float32 (`precision="float32"`, what a CPU without bfloat16 gets): 1.53-1.79 s and
 6.2-6.4 s, 340 MB and 275-350 MB. With another busy process on the machine, torch's two OpenMP threads
 spin-wait for each other and a 512 px request took 6-7 s (one thread: 1.5 s; GOMP_SPINCOUNT=1000:
 1.5 s): set that, or one thread, for the process on a shared machine (the bot's workers do).
@@ -45,10 +45,11 @@ from torch import Tensor, nn
 from transfer.device import compute_device, gpu_budget, sized
 from transfer.images import ImageSource, fit, load_image
 from transfer.images import keep_colors as with_content_colors
+from transfer.precision import network_dtype
 from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
 from weights import Weights, load_into
 
-__all__ = ["UniversalStylizer", "Encoder", "Decoder", "FeatureStats", "bf16_supported", "LEVELS",
+__all__ = ["UniversalStylizer", "Encoder", "Decoder", "FeatureStats", "LEVELS",
            "STYLE_SIDE", "ONE_PASS_PIXELS", "TILE_PIXELS", "TILE_PIXELS_FLOAT32", "HALO", "STATS_HALO", "EIG_FLOOR"]
 
 LEVELS = (3, 2, 1)  # coarse to fine: relu3_1, relu2_1, relu1_1
@@ -208,33 +209,6 @@ def _fold(conv: nn.Conv2d, affine: Affine, dtype: torch.dtype) -> tuple[Tensor, 
     folded = torch.einsum("ojyx,ji->oiyx", weight, matrix)
     shift = conv.bias.float() + torch.einsum("ojyx,j->o", weight, bias)
     return folded.to(dtype).contiguous(memory_format=torch.channels_last), shift.to(dtype)
-
-
-def bf16_supported(device: torch.device | None = None) -> bool:
-    """Whether `device` (default: the CPU) has native bfloat16 arithmetic; never assumed.
-
-    A CUDA GPU is asked through `torch.cuda.is_bf16_supported`. A CPU needs AVX512-BF16 or AMX-BF16:
-    asked of torch (`torch.cpu.get_capabilities`) and, failing that, of /proc/cpuinfo's flags. Where it
-    is there, the networks run in bfloat16 (measured on 2 cores of an AVX512-BF16 AMD EPYC: a 64->64 3x3 convolution
-    at 512x512 in 68 ms against 132 ms in float32; a request 0.81-0.96 s against 1.53-1.79 s at 512 px,
-    2.6-3.1 s against 6.2-6.4 s at 1024 px; the result 43 dB PSNR from float32's on three paintings),
-    while the statistics, eigendecompositions and the transform stay in float32/float64. Without native
-    support bfloat16 is emulated and slower: then float32 everywhere. Explicit bfloat16 weights rather
-    than `torch.autocast`: the same bfloat16 convolutions, the weights cast once instead of every call.
-    """
-    if device is not None and device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        capabilities = torch.cpu.get_capabilities()  # type: ignore[attr-defined]
-        return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
-    except (AttributeError, RuntimeError):
-        pass
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @dataclass(frozen=True)
@@ -430,18 +404,24 @@ class UniversalStylizer:
     5,841). Encoding costs 0.16-0.21 s at 512, 0.37-0.39 s at 768, 0.66-0.69 s at 1024: 768 is the most
     that keeps a 512 px request well inside its 1.5 s.
 
-    `bf16` None: bfloat16 networks where the device has native support (`bf16_supported`).
+    `precision` (default ``STYLEBOT_PRECISION``, `transfer.precision`): auto runs the networks in bfloat16
+    where the device has it natively (measured on 2 cores of an AVX512-BF16 AMD EPYC: a 64->64 3x3
+    convolution at 512x512 in 68 ms against 132 ms in float32; a request 0.81-0.96 s against 1.53-1.79 s at
+    512 px, 2.6-3.1 s against 6.2-6.4 s at 1024 px; the result 43 dB PSNR from float32's on three
+    paintings), while the statistics, eigendecompositions and the transform stay in float32/float64.
+    Explicit bfloat16 weights rather than `torch.autocast`: the weights are cast once instead of every call.
     `device` (default ``STYLEBOT_DEVICE``, `transfer.device`): on a GPU, `one_pass_pixels` and
     `tile_pixels` default to what its free memory holds (`GPU_BYTES_PER_PIXEL`).
     """
 
     def __init__(self, weights_dir: Path | None = None, download: bool | None = None,
                  one_pass_pixels: int | None = None, tile_pixels: int | None = None,
-                 style_side: int = STYLE_SIDE, bf16: bool | None = None,
-                 device: str | torch.device | None = None) -> None:
+                 style_side: int = STYLE_SIDE, device: str | torch.device | None = None,
+                 precision: str | None = None) -> None:
         """`download` None: fetch missing networks unless ``STYLEBOT_OFFLINE`` is set (`weights`)."""
         self.device = compute_device(device)
-        self.bf16 = bf16_supported(self.device) if bf16 is None else bf16
+        self.dtype = network_dtype(self.device, precision, "the universal (quick) networks")
+        self.bf16 = self.dtype == torch.bfloat16
         budget = gpu_budget(self.device)
         if one_pass_pixels is None:
             one_pass_pixels = sized(ONE_PASS_PIXELS, budget, GPU_BYTES_PER_PIXEL, GPU_MAX_PIXELS)
@@ -455,7 +435,6 @@ class UniversalStylizer:
         self.one_pass_pixels = one_pass_pixels
         self.tile_pixels = tile_pixels
         self.style_side = style_side
-        self.dtype = torch.bfloat16 if self.bf16 else torch.float32
         self._networks: tuple[Encoder, dict[int, Decoder]] | None = None
         self._lock = threading.Lock()
 

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from bots.common.budget import MB, cgroup_memory_limit
 from transfer.device import DEVICE_SETTING, DeviceError, check_device_name
+from transfer.precision import PRECISION_SETTING, PrecisionError, check_precision_name
 
 __all__ = ["BotConfig", "ConfigError", "PUBLIC_DOWNLOAD_LIMIT", "SELF_HOSTED_DOWNLOAD_LIMIT", "memory_limit"]
 
@@ -107,6 +108,13 @@ def _device(env: Mapping[str, str]) -> str:
         raise ConfigError(str(exc)) from None
 
 
+def _precision(env: Mapping[str, str]) -> str:
+    try:
+        return check_precision_name(env.get(PRECISION_SETTING, "").strip() or "auto")
+    except PrecisionError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _listen(text: str) -> tuple[str, int]:
     """STYLEBOT_WEBHOOK_LISTEN as (host, port); an IPv6 host in brackets, e.g. [::]:8443."""
     host, _, port = text.rpartition(":")
@@ -179,6 +187,7 @@ class BotConfig:
     telegram_timeout: float = 60.0  # seconds to wait for an answer to one Bot API call
     memory_limit: int | None = None  # bytes the bot may use (setting, else cgroup); sizes Gatys strips and tiles
     device: str = "auto"  # where the workers compute: auto (a CUDA GPU if torch sees one), cpu, cuda, cuda:N
+    precision: str = "auto"  # what the networks compute in: auto (bfloat16 where native), float32, bfloat16
     redis_url: str | None = field(default=None, repr=False)  # distributed mode; None: one host (may hold a password)
     redeliver_after: float = 3600.0  # seconds before a lost worker's job goes to another (distributed mode)
     webhook_url: str | None = None  # public https:// address Telegram posts updates to; None: long polling
@@ -245,6 +254,7 @@ class BotConfig:
             telegram_timeout=_number(env, "STYLEBOT_TELEGRAM_TIMEOUT", 60.0, 1.0, float),
             memory_limit=memory_limit(env),
             device=_device(env),
+            precision=_precision(env),
             redis_url=_redis_url(env),
             redeliver_after=_number(env, "STYLEBOT_REDELIVER_AFTER", 3600.0, 5.0, float),
             webhook_url=webhook_url,

@@ -81,11 +81,11 @@ class UpscaleEngine(Protocol):
 
 
 def load_style_engine(backbone: Backbone, weights_dir: Path | None = None, strip_pixels: int | None = None,
-                      device: torch.device | None = None) -> StyleEngine:
+                      device: torch.device | None = None, precision: str | None = None) -> StyleEngine:
     """The real engine with its pretrained weights (raises `weights.WeightsError` if a file is missing);
     `strip_pixels` trades its memory for time (`transfer.strips`; None: the device's default)."""
     load = StyleTransfer.vgg19 if backbone is Backbone.VGG19 else StyleTransfer.resnet50
-    return load(weights_dir, strip_pixels=strip_pixels, device=device)
+    return load(weights_dir, strip_pixels=strip_pixels, device=device, precision=precision)
 
 
 @dataclass(frozen=True)
@@ -102,17 +102,19 @@ class Engines:
 
 def load_engines(backbones: tuple[Backbone, ...], upscaling: bool, weights_dir: Path | None = None,
                  strip_pixels: int | None = None, tile: int | None = None, instant: bool = True,
-                 device: torch.device | None = None) -> Engines:
+                 device: torch.device | None = None, precision: str | None = None) -> Engines:
     """Load every network once (seconds), before the worker takes jobs, so a missing file stops the
     start rather than a user's job; `strip_pixels` and `tile` bound the memory of a Gatys job and of an
     upscaling (`bots.common.budget`; None: the device's defaults, `transfer.device`); `instant`: the fast
-    lane's networks (instant styles, quick versions); `device`: where they all compute."""
-    styles = {backbone: load_style_engine(backbone, weights_dir, strip_pixels, device) for backbone in backbones}
-    upscaler = Upscaler(srgan_x4(weights_dir, device=device), tile=tile) if upscaling else None
-    stylizer = InstantStylizer(weights_dir, device=device) if instant else None
+    lane's networks (instant styles, quick versions); `device`: where they all compute, `precision`: in
+    what (`transfer.precision`)."""
+    styles = {backbone: load_style_engine(backbone, weights_dir, strip_pixels, device, precision)
+              for backbone in backbones}
+    upscaler = Upscaler(srgan_x4(weights_dir, device=device, precision=precision), tile=tile) if upscaling else None
+    stylizer = InstantStylizer(weights_dir, device=device, precision=precision) if instant else None
     for style in stylizer.styles if stylizer else ():
         stylizer.network(style)
-    universal = UniversalStylizer(weights_dir, device=device) if instant else None
+    universal = UniversalStylizer(weights_dir, device=device, precision=precision) if instant else None
     if universal is not None:
         universal.networks()
     return Engines(styles, stylizer, upscaler, universal)
@@ -145,7 +147,8 @@ def load_lane_engines(config: BotConfig, lanes: Collection[str], backbones: tupl
             strip_pixels, tile = config.strip_pixels or sizes.strip_pixels, sizes.tile
         painting = TRANSFER_LANE in lanes
         engines = load_engines(backbones if painting else (), upscaling and painting, config.weights_dir,
-                               strip_pixels, tile=tile, instant=INSTANT_LANE in lanes, device=device)
+                               strip_pixels, tile=tile, instant=INSTANT_LANE in lanes, device=device,
+                               precision=config.precision)
     except (WeightsError, DeviceError) as exc:
         raise EnginesUnavailable(str(exc)) from None
     log.info("networks loaded for lane %s on %s (strips of %s pixels, tiles of %s px)", ", ".join(lanes), device,

@@ -95,7 +95,8 @@ class Calibration:
 
     def factors(self) -> dict[str, float]:
         """Per kind, the median ratio of real to prior seconds (a kind not seen lately keeps its prior: the
-        kinds gain differently from a faster CPU, e.g. bf16 speeds the quick version up 1.6x, Gatys 2.5x)."""
+        kinds gain differently from a faster CPU, e.g. bfloat16 speeds the quick version up 1.6x, a Gatys
+        painting 1.8x)."""
         with self._lock:
             now = self.clock()
             if now - self._read >= CALIBRATION_TTL:
