@@ -93,12 +93,12 @@ class TransformerNet(nn.Module):
 
     def forward(self, x: Tensor, stats: list[NormStats] | None = None) -> Tensor:
         """The stylized image (float32); `stats` (from `statistics`) replaces every InstanceNorm's own, in order."""
-        return self._run(x.to(self.conv1.weight.dtype), iter(stats) if stats is not None else None, None)
+        return self._run(x, iter(stats) if stats is not None else None, None)
 
     def statistics(self, x: Tensor) -> list[NormStats]:
         """Every InstanceNorm's statistics for `x`, in network order, to reuse on tiles of a larger `x`."""
         recorded: list[NormStats] = []
-        self._run(x.to(self.conv1.weight.dtype), None, recorded)
+        self._run(x, None, recorded)
         return recorded
 
     def _run(self, x: Tensor, given: Iterator[NormStats] | None, recorded: list[NormStats] | None) -> Tensor:
@@ -110,7 +110,7 @@ class TransformerNet(nn.Module):
             y = getattr(self, f"{name}_in")(y, stats)
             return y.relu_() if relu else y
 
-        x = layer("conv3", layer("conv2", layer("conv1", x)))
+        x = layer("conv3", layer("conv2", layer("conv1", x.to(self.conv1.weight.dtype))))
         for i in range(1, 6):
             x = layer(f"res{i}_conv2", layer(f"res{i}_conv1", x), relu=False).add_(x)
         x = layer("deconv3", layer("deconv2", layer("deconv1", x)), relu=False).float()
