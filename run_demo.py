@@ -1,7 +1,7 @@
 """`python run_demo.py`: see every engine at work on the example photo, no Telegram needed.
 
 Without ``BOT_TOKEN`` (environment or `.env`) it paints `docs/astronaut.jpg` into `out/demo/`: the quick
-universal result, an instant style, that instant result upscaled x4 with SRGAN, and a full VGG19 Gatys
+universal result, an instant style, that instant result upscaled x4 (realesr-general-x4v3), and a full VGG19 Gatys
 painting. With ``BOT_TOKEN`` set it starts the full bot, exactly as `run_full.py` does.
 
 Errors follow `transfer.console`: one line ``error: ...`` and exit code 2, never a traceback. The engines
@@ -51,7 +51,7 @@ def _demo(argv: list[str]) -> int:
     parser = OneLineParser(
         prog="run_demo.py",
         description=f"Paint {PHOTO.relative_to(REPO)} with every engine (the painting "
-                    f"{PAINTING.relative_to(REPO)}, the instant style {INSTANT_STYLE}, SRGAN x4). "
+                    f"{PAINTING.relative_to(REPO)}, the instant style {INSTANT_STYLE}, x4). "
                     "With BOT_TOKEN set (environment or .env), start the full bot instead.")
     parser.add_argument("--size", type=int, default=256,
                         help="long side of the results in px (default 256; the photo is never enlarged)")
@@ -76,7 +76,7 @@ def _demo(argv: list[str]) -> int:
             return InstantStylizer().stylize(PHOTO, INSTANT_STYLE, max_side=args.size, progress=report)
 
     def upscaled() -> Image.Image:
-        with _progress_bar("SRGAN x4") as report:
+        with _progress_bar("x4") as report:
             return Upscaler().upscale(args.out / instant_file, progress=report)  # the saved PNG: lossless
 
     def gatys() -> Image.Image:
@@ -86,7 +86,7 @@ def _demo(argv: list[str]) -> int:
     steps: list[tuple[str, str, Callable[[], Image.Image]]] = [  # fastest first: results appear at once
         (f"1-quick-{PAINTING.stem}.png", "universal style transfer, one pass", quick),
         (instant_file, "instant style, one pass", instant),
-        (f"3-instant-{INSTANT_STYLE}-x4.png", "SRGAN x4 of file 2", upscaled),
+        (f"3-instant-{INSTANT_STYLE}-x4.png", "x4 of file 2", upscaled),
         (f"4-gatys-vgg19-{PAINTING.stem}.png", "Gatys optimisation on VGG19", gatys),
     ]
     for filename, what, paint in steps:

@@ -13,6 +13,7 @@ COMMANDS = {
     "sr": "super-resolution x4",
     "instant": "instant (feed-forward) stylization",
     "universal": "universal style transfer (WCT): any painting in one pass",
+    "hires": "results at 1024-2048 px: every way of getting there, judged as a viewer sees them",
     "precision": "every engine in float32 and bfloat16: time, memory, how far the results are apart",
     "bot": "the Telegram bots' request handling",
     "plot": "redraw the score-against-time plot of saved `bench nst` results (matplotlib: the plot extra)",

@@ -18,8 +18,8 @@ rules on every module's imports:
    package's engines. Elsewhere `bots` may import from `transfer` only its torch-free vocabulary:
    `transfer.images` (loading and refusing pictures), `transfer.progress` (progress and cancelling),
    `transfer.instant_styles` (the instant styles' names), `transfer.device` and `transfer.precision` (device
-   and precision names). The chat process never imports `jobs.engines`, so it never loads torch; its worker
-   processes do.
+   and precision names), `transfer.resolution` (brushes, result sizes, and carrying a painting to them: PIL
+   only). The chat process never imports `jobs.engines`, so it never loads torch; its worker processes do.
 5. No import circle anywhere in the project.
 
 The names below are imported on first use (PEP 562), so `import bots` loads nothing heavy.

@@ -45,7 +45,7 @@ class ResNetBot(StyleBot):
 
 
 class FullBot(StyleBot):
-    """Both networks, side-by-side comparison, and SRGAN x4 upscaling of results."""
+    """Both networks, side-by-side comparison, and x4 upscaling of results."""
 
     backbones = (Backbone.VGG19, Backbone.RESNET50)
     upscaling = True

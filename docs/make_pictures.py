@@ -8,7 +8,12 @@ bots/styles/swirls.jpg (original to this repo, made by docs/make_gallery.py). No
   as `python -m transfer` does), each with its time on this machine.
 - instant.jpg: the photo in the six instant styles (`InstantStylizer`, one forward pass each).
 - upscale.jpg: the quick result with the face marked | that crop x4 with bicubic | the same crop of the
-  SRGAN x4 result (`Upscaler`, the whole picture upscaled, as the bots do).
+  SRGAN x4 result | and of the compact x4 network's the bots use (`Upscaler()`, realesr-general-x4v3), each
+  of the whole picture upscaled, as the bots do.
+- hires.jpg, only with `--hires-photo` (a photo of 1000 px or more; the repo ships none, this project's
+  environment has ../shared/images/content/amber.jpg, BSD-3, pytorch/examples): the quick result at the
+  photo's own size by the bots' path (`transfer.resolution`) with a region marked | that region at 100% by
+  the old path (the result at 512 px, then SRGAN x4, brought to the same size) | by the new path.
 
 The engines work at `--size` px (long side; the photo is 384 px, never enlarged); tiles are shown at
 288 px with a caption, and saved as JPEG quality 82 (the whole set is well under 2 MB). Regenerate with
@@ -28,10 +33,12 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from superres import Upscaler
+from superres.srgan import srgan_x4
 from transfer import StyleTransfer, TransferSettings, load_image
 from transfer.device import compute_device
 from transfer.instant import InstantStylizer
 from transfer.instant_styles import InstantStyle
+from transfer.resolution import Enlarger, working_size
 from transfer.universal import UniversalStylizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -106,11 +113,15 @@ def instant_picture(photo: Image.Image, size: int) -> Image.Image:
 
 
 def upscale_picture(photo: Image.Image, painting: Image.Image, size: int) -> Image.Image:
-    """SRGAN against plain bicubic on the same face crop of the quick result: sharp strokes versus blur."""
+    """Bicubic, SRGAN and the compact x4 network on the same face crop of the quick result: blur, crackle
+    over the strokes, crisp strokes."""
     styled = UniversalStylizer().stylize(photo, painting, max_side=size)
     started = time.perf_counter()
-    big = Upscaler().upscale(styled)
+    big = Upscaler(srgan_x4()).upscale(styled)
     srgan_s = time.perf_counter() - started
+    started = time.perf_counter()
+    compact = Upscaler().upscale(styled)
+    compact_s = time.perf_counter() - started
     long_side = max(styled.size)
     side = round(FACE[2] * long_side)
     left, top = round(FACE[0] * long_side - side / 2), round(FACE[1] * long_side - side / 2)
@@ -119,12 +130,35 @@ def upscale_picture(photo: Image.Image, painting: Image.Image, size: int) -> Ima
     ImageDraw.Draw(marked).rectangle((left, top, left + side - 1, top + side - 1), outline=(255, 40, 40),
                                      width=max(1, long_side // 128))
     bicubic = crop.resize((4 * side, 4 * side), Image.Resampling.BICUBIC)
-    srgan = big.crop((4 * left, 4 * top, 4 * (left + side), 4 * (top + side)))
-    print(f"  quick result at {styled.width}x{styled.height}, SRGAN x4 of the whole picture: "
-          f"{big.width}x{big.height}, {srgan_s:.1f} s; crop {side} px -> {4 * side} px")
+    box = (4 * left, 4 * top, 4 * (left + side), 4 * (top + side))
+    print(f"  quick result at {styled.width}x{styled.height}, x4 of the whole picture: {big.width}x{big.height}, "
+          f"SRGAN {srgan_s:.1f} s, realesr-general-x4v3 {compact_s:.1f} s; crop {side} px -> {4 * side} px")
     return sheet([(marked, f"quick result, {styled.width} px\nface crop marked"),
                   (bicubic, f"crop x4, bicubic\n{side} -> {4 * side} px"),
-                  (srgan, f"crop x4, SRGAN\n(whole picture: {srgan_s:.1f} s)")], columns=3)
+                  (big.crop(box), f"crop x4, SRGAN\n(whole picture: {srgan_s:.1f} s)"),
+                  (compact.crop(box), f"crop x4, realesr-general-x4v3\n(whole picture: {compact_s:.1f} s)")],
+                 columns=4)
+
+
+def hires_picture(photo: Image.Image, painting: Image.Image) -> Image.Image:
+    """A quick result at the photo's own size, and one region of it at 100% by the old and the new path."""
+    quick = UniversalStylizer()
+    old = Upscaler(srgan_x4()).upscale(quick.stylize(photo, painting, max_side=512))
+    old = old.resize(photo.size, Image.Resampling.LANCZOS)
+    started = time.perf_counter()
+    painted = quick.stylize(photo, painting, max_side=max(working_size(photo.size)))
+    new = Enlarger(Upscaler()).carry(painted, photo, photo.size)
+    new_s = time.perf_counter() - started
+    side = TILE
+    left, top = round(0.45 * photo.width - side / 2), round(0.30 * photo.height - side / 2)
+    box = (left, top, left + side, top + side)
+    marked = new.copy()
+    ImageDraw.Draw(marked).rectangle((left, top, left + side - 1, top + side - 1), outline=(255, 40, 40),
+                                     width=max(2, photo.width // 200))
+    print(f"  quick result at {new.width}x{new.height} ({new_s:.1f} s); 100% crops of {side} px")
+    return sheet([(marked, f"quick result at the photo's size\n{new.width}x{new.height}, {new_s:.1f} s"),
+                  (old.crop(box), "100%: old path\n512 px, SRGAN x4, resized"),
+                  (new.crop(box), "100%: new path\n512 px, x4 + the photo's detail")], columns=3)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=384, help="the engines' long side in px (default 384)")
     parser.add_argument("--steps", type=int, help="Gatys steps (default: the VGG19 preset's)")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "pictures", help="default docs/pictures")
+    parser.add_argument("--hires-photo", type=Path, help="also make hires.jpg from this photo (1000 px or more)")
+    parser.add_argument("--hires-painting", type=Path, help="the painting for hires.jpg (default: swirls.jpg)")
+    parser.add_argument("--only", nargs="+", help="make only these pictures (e.g. hires.jpg)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     photo, painting = load_image(PHOTO), load_image(PAINTING)
@@ -141,8 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     makers = {"transfer.jpg": lambda: transfer_picture(photo, painting, args.size, args.steps),
               "instant.jpg": lambda: instant_picture(photo, args.size),
               "upscale.jpg": lambda: upscale_picture(photo, painting, args.size)}
+    if args.hires_photo:
+        makers["hires.jpg"] = lambda: hires_picture(load_image(args.hires_photo),
+                                                    load_image(args.hires_painting or PAINTING))
     total = 0
     for name, make in makers.items():
+        if args.only and name not in args.only:
+            continue
         started = time.perf_counter()
         path = args.out / name
         print(f"{name}:")

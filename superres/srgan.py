@@ -69,6 +69,7 @@ class Generator(nn.Module):
         self.block7 = nn.Sequential(nn.Conv2d(CHANNELS, CHANNELS, kernel_size=3, padding=1), nn.PReLU())
         self.block8 = nn.Sequential(UpsampleBlock(CHANNELS), UpsampleBlock(CHANNELS),
                                     nn.Conv2d(CHANNELS, 3, kernel_size=9, padding=4))
+        self.receptive_radius = RECEPTIVE_RADIUS
         # channels-last: the CPU convolutions run without converting layouts between layers (a 512 px
         # image took 6.0 s instead of 7.5 s, tiled); loading weights keeps the layout
         self.to(memory_format=torch.channels_last)

@@ -50,7 +50,7 @@ def bot_config(api: FakeBotApi, temp_dir: Path, **overrides: Any) -> BotConfig:
 def engines_for(bot_class: type[StyleBot], every: Engines) -> Engines:
     """The subset of the session's engines a bot class declares."""
     return Engines({b: every.styles[b] for b in bot_class.backbones}, every.instant,
-                   every.upscaler if bot_class.upscaling else None, every.universal)
+                   every.upscaler if bot_class.upscaling else None, every.universal, every.enlarger)
 
 
 class BotUnderTest:

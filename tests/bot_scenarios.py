@@ -39,7 +39,7 @@ def main_flow_with_builtin_style(bot: BotUnderTest, backbone: str) -> dict:
     buttons = [text for text, _ in user.api.inline_buttons(quick)]
     paint = [texts.PAINT_FULLY] if len(bot.bot.backbones) == 1 else \
         [texts.paint_with(b.label) for b in bot.bot.backbones] + [texts.COMPARE_BOTH]
-    assert buttons == paint + ([texts.UPSCALE] if bot.bot.upscaling else []) + [texts.NEW_STYLE]
+    assert buttons == paint + ([texts.UPSCALE] if bot.bot.upscaling else []) + [texts.FULL_QUALITY, texts.NEW_STYLE]
     result = user.gets_photo(since)
     label = {"vgg19": "VGG19", "resnet50": "ResNet50"}[backbone]
     assert result["caption"].startswith(f"{label} — ") and result["caption"].endswith(" s")

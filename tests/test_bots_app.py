@@ -18,7 +18,7 @@ from bots import BotConfig, ConfigError
 from bots.app import RedactingFormatter
 from bots.botapi.client import use_api_server
 from bots.common.config import PUBLIC_DOWNLOAD_LIMIT
-from bots.common.settings import UserSettings
+from bots.common.settings import PHOTO_SIZE, UserSettings
 from bots.store import JobStatus
 from bots.store.sqlite import SqliteStore
 from fake_bot_api import FakeBotApi
@@ -37,8 +37,10 @@ def test_settings_from_the_environment() -> None:
                                  "STYLEBOT_RESULT_DAYS": "2.5", "STYLEBOT_JOBS_PER_HOUR": "12",
                                  "STYLEBOT_ADMINS": "11, 22", "STYLEBOT_DELIVERY_PATIENCE": "90",
                                  "STYLEBOT_TELEGRAM_TIMEOUT": "20", "STYLEBOT_INSTANT_WAIT_LIMIT": "45",
-                                 "STYLEBOT_TRANSFER_WAIT_LIMIT": "600.5"})
+                                 "STYLEBOT_TRANSFER_WAIT_LIMIT": "600.5", "STYLEBOT_MAX_SIDE": "1600",
+                                 "STYLEBOT_UPSCALE_MAX_SIDE": "3000"})
     assert (config.instant_wait_limit, config.transfer_wait_limit) == (45.0, 600.5)
+    assert (config.max_side, config.upscale_max_side) == (1600, 3000)
     assert (config.api_url, config.workers, config.queue_limit, config.sizes, config.default_size, config.steps,
             config.progress_interval, config.update_threads, config.compute_threads, config.weights_dir,
             config.strip_pixels, config.temp_dir, config.log_level, config.data_dir, config.result_days,
@@ -52,8 +54,12 @@ def test_settings_from_the_environment() -> None:
     assert (defaults.api_url, defaults.workers, defaults.queue_limit, defaults.default_size, defaults.steps,
             defaults.progress_interval, defaults.download_limit, defaults.strip_pixels, defaults.data_dir,
             defaults.temp_dir, defaults.result_days, defaults.jobs_per_hour, defaults.admins) == (
-        None, 1, 500, 384, None, 3.0, PUBLIC_DOWNLOAD_LIMIT, None, Path("data"), Path("data/tmp"), 7.0, 30,
+        None, 1, 500, PHOTO_SIZE, None, 3.0, PUBLIC_DOWNLOAD_LIMIT, None, Path("data"), Path("data/tmp"), 7.0, 30,
         frozenset())  # strips: sized to the memory limit (bots.common.budget)
+    # results at the photo's own size, up to 2048 px; /settings also offers smaller ones; x4 up to 4096 px
+    assert (defaults.sizes, defaults.max_side, defaults.upscale_max_side) == ((512, 1024), 2048, 4096)
+    assert BotConfig.from_env({"BOT_TOKEN": TOKEN, "STYLEBOT_SIZE": "photo"}).default_size == PHOTO_SIZE
+    assert BotConfig.from_env({"BOT_TOKEN": TOKEN, "STYLEBOT_MAX_SIDE": "800"}).sizes == (512,)
     assert (defaults.instant_wait_limit, defaults.transfer_wait_limit) == (120.0, 1800.0)
 
 
@@ -63,7 +69,10 @@ def test_settings_from_the_environment() -> None:
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_WORKERS": "two"}, "STYLEBOT_WORKERS must be a whole number"),
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_WORKERS": "0"}, "STYLEBOT_WORKERS must be at least 1"),
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_SIZES": "big"}, "STYLEBOT_SIZES must be"),
-    ({"BOT_TOKEN": TOKEN, "STYLEBOT_SIZES": "512,4096"}, "each from 32 to 2048 px"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_SIZES": "512,4096"}, "each from 32 to STYLEBOT_MAX_SIDE (2048) px"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_MAX_SIDE": "3000"}, "STYLEBOT_MAX_SIDE must be at most 2560 px"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_SIZE": "1600", "STYLEBOT_MAX_SIDE": "1024"}, "STYLEBOT_SIZE must be at most"),
+    ({"BOT_TOKEN": TOKEN, "STYLEBOT_UPSCALE_MAX_SIDE": "big"}, "STYLEBOT_UPSCALE_MAX_SIDE must be a whole number"),
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_PROGRESS_INTERVAL": "soon"}, "STYLEBOT_PROGRESS_INTERVAL must be a number"),
     ({"BOT_TOKEN": TOKEN, "STYLEBOT_INSTANT_WAIT_LIMIT": "2 min"}, "STYLEBOT_INSTANT_WAIT_LIMIT must be a number"),
     ({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "localhost:8081"}, "TELEGRAM_API_URL must start with http"),
@@ -106,14 +115,15 @@ def test_missing_token_is_one_line_on_stderr(tmp_path: Path) -> None:
 
 
 def test_missing_weights_file_is_one_line_on_stderr(tmp_path: Path, random_resnet_weights_dir: Path) -> None:
-    """The SRGAN file has no automatic download, so its absence is reported without any network access."""
+    """The x4 network's file is missing and downloads are off (STYLEBOT_OFFLINE): one line names it."""
     weights = tmp_path / "weights"
     weights.mkdir()
     for name in ("vgg19_features_0_10.pth", "resnet50_stem_layer2_0.pth", "fast_style", "wct"):
         (weights / name).symlink_to((random_resnet_weights_dir / name).resolve())
-    done = _run_script("run_full.py", {"BOT_TOKEN": TOKEN, "STYLEBOT_WEIGHTS_DIR": str(weights)}, tmp_path)
+    done = _run_script("run_full.py", {"BOT_TOKEN": TOKEN, "STYLEBOT_WEIGHTS_DIR": str(weights),
+                                       "STYLEBOT_OFFLINE": "1"}, tmp_path)
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert done.returncode == 2 and len(errors) == 1 and "srgan_netG_x4.pth" in errors[0]
+    assert done.returncode == 2 and len(errors) == 1 and "sr/realesr_general_x4v3.pth" in errors[0]
     assert "Traceback" not in done.stderr and TOKEN not in done.stderr
 
 

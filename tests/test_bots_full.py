@@ -28,7 +28,7 @@ def test_main_flow_with_builtin_style(start_bot) -> None:
     bot = start_bot(FullBot)
     result = scenario.main_flow_with_builtin_style(bot, "vgg19")
     assert [text for text, _ in bot.api.inline_buttons(result)] == [
-        texts.NEW_STYLE, "🔁 Try ResNet50", texts.COMPARE_BOTH, texts.UPSCALE]
+        texts.NEW_STYLE, "🔁 Try ResNet50", texts.COMPARE_BOTH, texts.UPSCALE, texts.FULL_QUALITY]
 
 
 def test_own_style_and_content_sent_as_file_random_resnet_weights(start_bot) -> None:

@@ -66,7 +66,7 @@ def test_a_russian_user_hears_russian_from_start_to_finish(start_bot) -> None:
     bot = start_bot(FullBot)
     user = bot.user(2001, language_code="ru")
     assert user.gets("Я перерисовываю фото", user.says("/start"))["text"].endswith(
-        "/settings: сила, размер, цвета · /language: язык · /cancel: остановить в любой момент")
+        "/settings: сила, размер, кисть, цвета · /language: язык · /cancel: остановить в любой момент")
     refused = user.gets("Эта картинка не подойдёт", user.sends_photo(photo_bytes((20, 20))))["text"]
     assert "слишком маленькая (20×20)" in refused
 
@@ -77,11 +77,11 @@ def test_a_russian_user_hears_russian_from_start_to_finish(start_bot) -> None:
     quick = user.api.wait_for_message(user.chat_id, "⚡ Быстрая версия — ", since=user.taps(prompt, "🪟 Мозаика"),
                                       timeout=RESULT_WAIT)
     assert _buttons(user, quick) == ["🎨 Нарисовать на VGG19", "🎨 Нарисовать на ResNet50", "⚖️ Сравнить обе",
-                                     "🔍 Увеличить ×4", "🎨 Новый стиль"]
+                                     "🔍 Увеличить ×4", "📄 В полном качестве", "🎨 Новый стиль"]
     result = user.gets_photo(user.taps(quick, "🎨 Нарисовать на VGG19"))
     assert re.fullmatch(r"VGG19 — \d+\.\d с", result["caption"])
     assert _buttons(user, result) == ["🎨 Новый стиль", "🔁 Попробовать ResNet50", "⚖️ Сравнить обе",
-                                      "🔍 Увеличить ×4"]
+                                      "🔍 Увеличить ×4", "📄 В полном качестве"]
     user.waits_for_job_end()
     upscaled = user.api.wait_for_document(user.chat_id, since=user.taps(result, "🔍 Увеличить ×4"),
                                           timeout=RESULT_WAIT)
@@ -99,7 +99,7 @@ def test_a_russian_user_hears_russian_from_start_to_finish(start_bot) -> None:
     menus = bot.api.commands_by_language
     for code in ("ru", "uk", "be", "kk"):
         assert [c["description"] for c in menus[code]] == [
-            "что я умею", "как мной пользоваться", "сила, размер, цвета", "русский или английский",
+            "что я умею", "как мной пользоваться", "сила, размер, кисть, цвета", "русский или английский",
             "остановить текущий запрос"]
     assert [c["command"] for c in menus[None]] == ["start", "help", "settings", "language", "cancel"]
     assert menus[None][0]["description"] == "what I do"

@@ -63,7 +63,8 @@ def test_an_instant_style_skips_the_network_and_arrives_in_every_bot(start_bot, 
     assert user.gets("Style: ⚡ Udnie", since)["message_id"] == prompt["message_id"]
     result = user.gets_photo(since, timeout=INSTANT_WAIT)
     assert result["caption"].startswith("⚡ Udnie — ") and result["caption"].endswith(" s")
-    assert _buttons(user, result) == [texts.NEW_STYLE, *([texts.UPSCALE] if bot_class.upscaling else [])]
+    assert _buttons(user, result) == [texts.NEW_STYLE, *([texts.UPSCALE] if bot_class.upscaling else []),
+                                      texts.FULL_QUALITY]
     assert not any(text.startswith("⚡ Quick version") for text in user.texts()), "an instant style needs none"
 
     picture = _picture(user, result)
@@ -166,7 +167,7 @@ def test_instant_result_buttons_on_the_full_bot(start_bot) -> None:
     bot = start_bot(FullBot)
     user = bot.user(1401)
     result = user.gets_photo(user.taps(user.starts_with_photo(), "⚡ La Muse"), timeout=INSTANT_WAIT)
-    assert _buttons(user, result) == [texts.NEW_STYLE, texts.UPSCALE]
+    assert _buttons(user, result) == [texts.NEW_STYLE, texts.UPSCALE, texts.FULL_QUALITY]
     user.waits_for_job_end()
 
     since = user.taps(result, texts.UPSCALE)

@@ -20,7 +20,7 @@ LONG_JOB = 400  # steps: a job of many seconds, whose bar moves by 1% every few 
 def test_main_flow_with_builtin_style_random_weights(start_bot) -> None:
     bot = start_bot(ResNetBot)
     result = scenario.main_flow_with_builtin_style(bot, "resnet50")
-    assert [text for text, _ in bot.api.inline_buttons(result)] == [texts.NEW_STYLE]
+    assert [text for text, _ in bot.api.inline_buttons(result)] == [texts.NEW_STYLE, texts.FULL_QUALITY]
 
 
 def test_own_style_and_content_sent_as_file_random_weights(start_bot) -> None:

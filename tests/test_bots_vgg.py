@@ -21,7 +21,7 @@ LONG_JOB = 400  # steps: a job of many seconds, whose bar moves by 1% every few 
 def test_main_flow_with_builtin_style(start_bot) -> None:
     bot = start_bot(VggBot)
     result = scenario.main_flow_with_builtin_style(bot, "vgg19")
-    assert [text for text, _ in bot.api.inline_buttons(result)] == [texts.NEW_STYLE]  # one network, no upscaler
+    assert [text for text, _ in bot.api.inline_buttons(result)] == [texts.NEW_STYLE, texts.FULL_QUALITY]  # no upscaler
     assert bot.bot.telegram.get_state(101, 101) is None
 
 

@@ -75,18 +75,18 @@ def test_the_module_does_not_import_torch():
 
 # ---- job_sizes ------------------------------------------------------------------------------------------
 def test_no_limit_keeps_the_fastest_sizes_which_are_the_engines_defaults():
-    from superres.upscaler import DEFAULT_TILE
+    from superres.upscaler import COMPACT_TILE
     from transfer.presets import STRIP_PIXELS
 
-    assert job_sizes(None, job_slots=3, reserved=10**12) == JobSizes(strip_pixels=65536, tile=192)
-    assert (STRIP_PIXELS, DEFAULT_TILE) == (65536, 192)
+    assert job_sizes(None, job_slots=3, reserved=10**12) == JobSizes(strip_pixels=65536, tile=320)
+    assert (STRIP_PIXELS, COMPACT_TILE) == (65536, 320)
     assert list(STRIP_PEAK_MB) == [65536, 16384, 8192, 4096]
-    assert list(TILE_PEAK_MB) == [192, 128, 96, 64]
+    assert list(TILE_PEAK_MB) == [320, 192, 128, 64]
 
 
 def test_a_big_budget_gets_the_fastest_sizes():
-    assert job_sizes(16 * 1024 * MB, job_slots=2, reserved=2 * 1024 * MB) == JobSizes(65536, 192)
-    assert job_sizes(1000 * MB, job_slots=1, reserved=100 * MB) == JobSizes(65536, 192)  # 900 MB a job
+    assert job_sizes(16 * 1024 * MB, job_slots=2, reserved=2 * 1024 * MB) == JobSizes(65536, 320)
+    assert job_sizes(1000 * MB, job_slots=1, reserved=100 * MB) == JobSizes(65536, 320)  # 900 MB a job
 
 
 def test_500_mb_a_job_gets_8192_pixel_strips_which_fit_it():
@@ -94,9 +94,11 @@ def test_500_mb_a_job_gets_8192_pixel_strips_which_fit_it():
         sizes = job_sizes(1024 * MB + spare, job_slots=1, reserved=1024 * MB)
         assert sizes.strip_pixels == 8192  # measured at about 400 MB for a 512 px job
         assert STRIP_PEAK_MB[8192] * (1 + SAFETY_MARGIN) * MB <= spare
-        assert sizes.tile == 128 and TILE_PEAK_MB[128] * MB < spare
+        assert sizes.tile == 320 and TILE_PEAK_MB[320] * MB < spare
     # the budget is shared between the job slots
     assert job_sizes(1024 * MB + 2 * 500 * MB, job_slots=2, reserved=1024 * MB).strip_pixels == 8192
+    # 250 MB a job: x4 and the carrying to the photo's size in smaller tiles (128 px: 215 MB measured)
+    assert job_sizes(1024 * MB + 250 * MB, job_slots=1, reserved=1024 * MB).tile == 128
 
 
 def test_nothing_fits_gives_the_sizes_with_the_smallest_peak():
@@ -122,7 +124,7 @@ def test_more_memory_never_means_smaller_work_and_more_slots_never_bigger():
         sizes = job_sizes(megabytes * MB, job_slots=1, reserved=0)
         assert sizes.strip_pixels >= previous.strip_pixels and sizes.tile >= previous.tile
         previous = sizes
-    assert previous == JobSizes(65536, 192)
+    assert previous == JobSizes(65536, 320)
     for limit in (1500 * MB, 3000 * MB, 6000 * MB):
         by_slots = [job_sizes(limit, slots, 256 * MB) for slots in range(1, 9)]
         assert all(a.strip_pixels >= b.strip_pixels and a.tile >= b.tile for a, b in zip(by_slots, by_slots[1:]))

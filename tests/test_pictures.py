@@ -70,6 +70,7 @@ def test_make_pictures(tmp_path: Path, real_weights_dir: Path) -> None:
         assert _differ(stylized, photo) > 25
         assert all(_differ(stylized, other) > 10 for other in instant[index + 1:])
 
-    marked, bicubic, srgan = (_tile(sheets["upscale.jpg"], script.tile_box(column, 0)) for column in range(3))
+    marked, bicubic, srgan, compact = (_tile(sheets["upscale.jpg"], script.tile_box(column, 0)) for column in range(4))
     assert _differ(marked, photo) > 25
-    assert 1 < _differ(bicubic, srgan) < 40  # the same crop, enlarged two ways
+    assert 1 < _differ(bicubic, srgan) < 40 and 1 < _differ(bicubic, compact) < 40  # the same crop, enlarged
+    assert _differ(srgan, compact) > 1

@@ -13,6 +13,7 @@ from bench.evaluate import Evaluator
 from transfer import Cancelled, ImageError, Progress, StyleTransfer, TransferSettings
 from transfer.levels import Level, LevelProgress
 from transfer.presets import VGG19_PRESET
+from transfer.resolution import REFINE_STEPS
 from transfer.strips import strips
 
 SIZE = 128
@@ -221,3 +222,20 @@ def test_a_given_start_image_is_where_the_first_level_starts(vgg, photo, paintin
     settings = TransferSettings(size=SIZE, steps=1, levels=1)
     red = np.asarray(vgg.run(photo, painting, settings, start=start), dtype=float)
     assert red.shape[:2] == (85, 128) and red[..., 0].mean() > 150 > red[..., 1].mean() + 100
+
+
+def test_a_working_size_paints_there_and_refines_at_the_result_size(vgg, photo, painting):
+    """`working`: the preset's levels at the working size, then REFINE_STEPS at the result's size; with a
+    step budget the refining level takes its share of it."""
+    assert vgg._plan((1024, 768), TransferSettings(size=1024, working=512)) == [
+        Level((256, 192), 40), Level((512, 384), 120), Level((1024, 768), REFINE_STEPS)]
+    assert vgg._plan((1024, 768), TransferSettings(size=1024, steps=20, working=512)) == [
+        Level((256, 192), 4), Level((512, 384), 12), Level((1024, 768), 4)]
+    assert vgg._plan((400, 300), TransferSettings(size=400, working=512)) == [  # smaller than the working size
+        Level((200, 150), 40), Level((400, 300), 120)]
+    levels = []
+    result = vgg.run(photo, painting, TransferSettings(size=160, steps=4, working=64, upscale=True),
+                     progress=lambda p: levels.append(p.step))
+    assert result.size == (160, 106) and levels[-1] == 4
+    with pytest.raises(ValueError, match="working size"):
+        TransferSettings(working=16)

@@ -12,10 +12,11 @@ from bots.common.lanes import PRIOR_KEY
 from bots.common.requests import PREVIEW_SIDE
 from bots.common.settings import UserSettings
 from bots.common.styles import INSTANT_STYLES
-from bots.jobs.waits import (CALIBRATION_HOURS, CALIBRATION_JOBS, CALIBRATION_TTL, FIXED_SECONDS,
+from bots.jobs.waits import (CALIBRATION_HOURS, CALIBRATION_JOBS, CALIBRATION_TTL, FIXED_SECONDS, PHOTO_SIDE_GUESS,
                              SECONDS_PER_MEGAPIXEL, Calibration, left_of, prior_seconds, refusal, retry_after,
                              stamp, starts)
 from bots.store import JobStatus, Store
+from transfer.resolution import REFINE_SIDE
 from bots.store.redis import RedisStore
 from bots.store.sqlite import SqliteStore
 from fake_clock import FakeClock
@@ -66,8 +67,8 @@ def test_a_lane_refuses_over_its_count_or_its_wait_and_says_when_to_come_back() 
 
 
 # ---- priors -----------------------------------------------------------------------------------------------
-def _settings(size: int) -> dict:
-    return {"kind": "settings", "size": size}
+def _settings(size: int, brush: str = "medium") -> dict:
+    return {"kind": "settings", "size": size, "brush": brush}
 
 
 def _instant(size: int, styles: int = 1) -> dict:
@@ -98,8 +99,23 @@ def test_priors_grow_with_the_size_for_every_kind_of_job() -> None:
     assert _increasing(preview[:len(small)]) and len(set(preview[len(small) - 1:])) == 1, "pictures capped"
     # at one size, the kinds rank as their speeds do: an instant style, a quick version, ResNet50, VGG19
     assert instant[-1] < quick[-1] < prior("paint", _paint(1024, ("resnet50",))) < paint[-1]
-    assert prior("instant", _instant(1024)) == pytest.approx(FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["instant"]
-                                                             * 1024 * 1024 / 1e6)
+    assert prior("instant", _instant(512)) == pytest.approx(FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["instant"]
+                                                            * 512 * 512 / 1e6)
+
+
+def test_priors_follow_the_brush_and_expect_a_photo_sized_result() -> None:
+    """The engines paint at the brush's working size: a finer brush paints more pixels; the photo's own size
+    (0) is expected to be what Telegram delivers of a photo (PHOTO_SIDE_GUESS)."""
+    def paint(size: int, brush: str) -> float:
+        request = {"kind": "paint", "backbones": ["vgg19"], "settings": {"kind": "settings", "size": size,
+                                                                           "brush": brush}}
+        return prior_seconds("paint", request, DEFAULT_SIZE)
+
+    assert paint(1024, "bold") < paint(1024, "medium") < paint(1024, "fine")
+    assert paint(0, "medium") == paint(PHOTO_SIDE_GUESS, "medium") > paint(1024, "medium")
+    # past the working size Gatys refines at the result's size, past REFINE_SIDE only the carrying grows
+    assert paint(512, "medium") < paint(1024, "medium") < paint(REFINE_SIDE, "medium") < paint(2048, "medium")
+    assert paint(2048, "medium") < 1.2 * paint(REFINE_SIDE, "medium")
 
 
 def test_a_prior_counts_each_preview_picture_and_each_backbone() -> None:

@@ -16,11 +16,23 @@ from transfer.device import compute_device
 from transfer.instant import InstantStyle, InstantStylizer
 from transfer.precision import precision_setting
 from transfer.progress import Progress
+from transfer.resolution import BRUSHES, Enlarger, output_size, working_size
 from transfer.strips import STRIP_PIXELS
 from transfer.style_transfer import StyleTransfer, TransferSettings
 from transfer.universal import UniversalStylizer
 
 BACKBONES = {"vgg": StyleTransfer.vgg19, "resnet": StyleTransfer.resnet50}
+PHOTO_SIDE_LIMIT = 2560  # --size photo: what Telegram keeps of a photo, and about 6.5 MP
+
+
+def _size(text: str) -> int:
+    """argparse type of --size: px, or "photo" (0: the photo's own long side, up to PHOTO_SIDE_LIMIT)."""
+    if text == "photo":
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number of px nor 'photo'") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="any STYLE image(s) in one pass (universal style transfer, Li et al. 2017): "
                              "seconds, no optimisation")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="vgg")
-    parser.add_argument("--size", type=int, default=512, help="long side of the result in px (default 512)")
+    parser.add_argument("--size", type=_size, default=512,
+                        help="long side of the result in px, or 'photo' for the photo's own (up to "
+                             f"{PHOTO_SIDE_LIMIT}); default 512")
+    parser.add_argument("--brush", choices=BRUSHES,
+                        help="paint at this brush's working size (bold: larger strokes) and carry the painting to "
+                             "--size with the x4 network and the photo's detail (python -m bench hires); default: "
+                             "paint at --size itself")
     parser.add_argument("--steps", type=int, help="optimisation steps in all (default: the backbone's preset)")
     parser.add_argument("--fast", action="store_true", help="a quick, less refined result (seconds at 512 px)")
     parser.add_argument("--style-weight", type=float, default=1.0,
@@ -137,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     def work() -> tuple[Image.Image, Path, str]:
         instant = _check_arguments(args)
         content = load_input(args.content)
+        size = output_size(content.size, args.size or PHOTO_SIDE_LIMIT)
+        if args.brush or not args.size:
+            args.size = max(working_size(size, args.brush or "medium"))
         losses: list[float] = []
         if instant:
             result = _stylize_instantly(args, instant, content)
@@ -144,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
             result = _stylize_quickly(args, content)
         else:
             result = _transfer(args, content, losses)
+        if result.size != size and max(size) > max(result.size):
+            from superres import Upscaler  # here: only this path loads the x4 network
+            from superres.compact import compact_x4
+
+            upscaler = Upscaler(compact_x4(device=args.device, precision=args.precision))
+            result = Enlarger(upscaler).carry(result, content, size)
         save_image(result, args.output)
         return result, args.output, f", final loss {losses[-1]:.4g}" if losses else ""
 

@@ -28,6 +28,7 @@ from transfer.strips import GatysTerms, device_strip_pixels, strip_features, str
 from transfer.precision import network_dtype
 from transfer.presets import LEARNING_RATES, RESNET50_PRESET, VGG19_PRESET, Preset, Scale
 from transfer.progress import CancelCheck, ProgressCallback
+from transfer.resolution import REFINE_STEPS
 from transfer.universal import UniversalStylizer
 
 __all__ = ["StyleTransfer", "TransferSettings"]
@@ -55,6 +56,10 @@ class TransferSettings:
     preview_every: int = 0  # also send a preview every N steps (0: only when a level ends)
     upscale: bool = False
     warm_start: bool = True  # where the preset says so, start from the quick universal result
+    # paint at this long side (the preset's levels), then refine at `size` for `refine_steps` evaluations:
+    # strokes sized for the working picture, made crisp at the result's (`transfer.resolution`); None: at `size`
+    working: int | None = None
+    refine_steps: int = REFINE_STEPS
 
     def __post_init__(self) -> None:
         if self.size < 32:
@@ -67,6 +72,10 @@ class TransferSettings:
             raise ValueError("optimizer must be lbfgs or adam")
         if self.levels is not None and self.levels < 1:
             raise ValueError("levels must be at least 1")
+        if self.working is not None and self.working < 32:
+            raise ValueError("the working size must be at least 32 px")
+        if self.refine_steps < 1:
+            raise ValueError("refine_steps must be at least 1")
 
 
 class _Diverged(Exception):
@@ -161,7 +170,8 @@ class StyleTransfer:
         if start is not None:
             start_img = load_image(start)
         elif self.quick is not None and self.preset.warm_start and settings.warm_start and not settings.fast:
-            start_img = self.quick.stylize(content_img, styles, max_side=max(final), weights=blend, cancel=cancel)
+            side = min(max(final), settings.working or max(final))  # the first level is smaller still
+            start_img = self.quick.stylize(content_img, styles, max_side=side, weights=blend, cancel=cancel)
         else:
             start_img = None
         levels = self._plan(final, settings)
@@ -190,6 +200,15 @@ class StyleTransfer:
         return keep_colors(result, content_img) if settings.keep_colors else result
 
     def _plan(self, final: tuple[int, int], settings: TransferSettings) -> list[Level]:
+        """The levels: the preset's scales of the result's size, or of the working size and then a refining
+        level at the result's size (`TransferSettings.working`)."""
+        if settings.working is not None and settings.working < max(final):
+            working = fit_size(final, settings.working)
+            refine = settings.refine_steps if settings.steps is None else max(1, round(
+                settings.steps * settings.refine_steps / (self.default_steps(settings.fast) + settings.refine_steps)))
+            painting = replace(settings, working=None, steps=None if settings.steps is None else
+                               max(1, settings.steps - refine))
+            return [*self._plan(working, painting), Level(final, refine)]
         scales = self.preset.fast_scales if settings.fast else self.preset.scales
         if settings.levels is not None:
             total = sum(s.steps for s in scales)

@@ -157,6 +157,8 @@ class WeightsSpec:
     source: Source
     sha256: str | None = None
     meta: Mapping[str, object] = field(default_factory=dict)
+    # the state dict sits under this key of a published file (BasicSR's "params"); cached copies are plain
+    wrapped_in: str | None = None
 
 
 def _vgg19_features_0_10(key: str) -> str | None:
@@ -216,6 +218,14 @@ def _wct(name: str, description: str, sha256: str, level: str) -> WeightsSpec:
     )
 
 
+def _basicsr_params(data: bytes) -> StateDict:
+    """A published BasicSR file: the state dict is its "params" entry."""
+    return dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)["params"])
+
+
+REALESRGAN_RELEASE = "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0"
+
+
 class Weights(Enum):
     """Every pretrained network stylebot loads."""
 
@@ -239,6 +249,25 @@ class Weights(Enum):
             "leftthomas/SRGAN repository and save it here as srgan_netG_x4.pth"
         ),
         sha256="f4c381640826a48d2440583e4920c6bb4041804f4e285c3c6d585f03961fe87c",
+    )
+    SR_LSDIR_COMPACT_C3_X4 = WeightsSpec(
+        filename="sr/lsdir_compact_c3_x4.pth",
+        description="4xLSDIRCompactC3 x4 upscaler (Philip Hofmann, CC BY 4.0)",
+        source=ManualSource(
+            "there is no download we can pin: take 4xLSDIRCompactC3.pth from Philip Hofmann's release "
+            "(github.com/Phhofm/models, also on openmodeldb.info) and save it here as sr/lsdir_compact_c3_x4.pth"
+        ),
+        meta={"license": "CC BY 4.0: credit Philip Hofmann"},
+        wrapped_in="params",
+    )
+    # the published file's sha256 is checked on download; the cached copy is re-saved (as WCT's, `_wct`)
+    SR_REALESR_GENERAL_X4V3 = WeightsSpec(
+        filename="sr/realesr_general_x4v3.pth",
+        description="Real-ESRGAN realesr-general-x4v3 x4 upscaler (xinntao/Real-ESRGAN, BSD-3)",
+        source=RawBlobSource(f"{REALESRGAN_RELEASE}/realesr-general-x4v3.pth",
+                             "8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292", _basicsr_params),
+        meta={"license": "BSD-3-Clause (Real-ESRGAN)"},
+        wrapped_in="params",
     )
     FAST_STYLE_LA_MUSE = _fast_style("la_muse", "Picasso, La Muse")
     FAST_STYLE_RAIN_PRINCESS = _fast_style("rain_princess", "Afremov, Rain Princess")
@@ -281,6 +310,8 @@ def _read(path: Path, weights: Weights | WeightsSpec) -> StateDict:
     except Exception as exc:  # torch raises many types for a damaged file
         raise WeightsError(f"{path} is damaged or not a weights file ({type(exc).__name__}); "
                            "delete it and fetch it again") from None
+    if spec.wrapped_in is not None and isinstance(state, Mapping) and spec.wrapped_in in state:
+        state = state[spec.wrapped_in]
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
         raise WeightsError(f"{path} is not a plain state dict of tensors; delete it and fetch it again")
     return dict(state)

@@ -9,12 +9,13 @@ from telebot.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bots.common import texts
 from bots.common.backbone import Backbone
 from bots.common.i18n import LANGUAGES
-from bots.common.settings import ASK, STRENGTHS, UserSettings
+from bots.common.settings import ASK, PHOTO_SIZE, STRENGTHS, UserSettings
 from bots.common.styles import BUILTIN_STYLES, instant_title
+from transfer.resolution import BRUSHES
 
-__all__ = ["STYLE", "INSTANT", "RESULT", "SETTING", "LANGUAGE", "ALBUM", "COMPARE", "PREVIEW_ALL", "style_keyboard",
-           "album_keyboard", "quick_keyboard", "result_keyboard", "compared_keyboard", "settings_keyboard",
-           "language_keyboard"]
+__all__ = ["STYLE", "INSTANT", "RESULT", "SETTING", "LANGUAGE", "ALBUM", "COMPARE", "ORIGINAL", "PREVIEW_ALL",
+           "style_keyboard", "album_keyboard", "quick_keyboard", "result_keyboard", "compared_keyboard",
+           "settings_keyboard", "language_keyboard"]
 
 STYLE = CallbackData("key", prefix="style")  # a built-in style for the Gatys optimisation
 INSTANT = CallbackData("key", prefix="instant")  # an instant style's key, or PREVIEW_ALL
@@ -23,6 +24,7 @@ SETTING = CallbackData("name", "value", prefix="set")
 LANGUAGE = CallbackData("code", prefix="lang")
 ALBUM = CallbackData("index", prefix="album")  # which of an album's other pictures is the painting
 COMPARE = "compare"
+ORIGINAL = "original"  # the result as a PNG file, untouched by Telegram's photo compression
 PREVIEW_ALL = "all"
 
 
@@ -53,9 +55,10 @@ def album_keyboard(pictures: int, instant_styles: Sequence[str]) -> InlineKeyboa
     return keyboard
 
 
-def quick_keyboard(result: int, backbones: Sequence[Backbone], upscaling: bool) -> InlineKeyboardMarkup:
+def quick_keyboard(result: int, backbones: Sequence[Backbone], upscaling: bool,
+                   original: bool) -> InlineKeyboardMarkup:
     """Under a quick version (number `result`): paint it fully (with each network, or both side by side,
-    on bots with several), upscale it where the bot can, or a new style."""
+    on bots with several), upscale it where the bot can, its `original` file where one is kept, or a new style."""
     def button(text: str, action: str, backbone: Backbone | None) -> InlineKeyboardButton:
         return _button(text, RESULT.new(action=action, backbone=backbone.value if backbone else "", result=result))
 
@@ -65,17 +68,19 @@ def quick_keyboard(result: int, backbones: Sequence[Backbone], upscaling: bool) 
     else:
         keyboard.row(*(button(texts.paint_with(b.label), "paint", b) for b in backbones))
         keyboard.row(button(texts.COMPARE_BOTH, COMPARE, backbones[0]))
-    if upscaling:
-        keyboard.row(button(texts.UPSCALE, "upscale", None))
+    if upscaling or original:
+        keyboard.row(*([button(texts.UPSCALE, "upscale", None)] if upscaling else []),
+                     *([button(texts.FULL_QUALITY, ORIGINAL, None)] if original else []))
     keyboard.row(button(texts.NEW_STYLE, "again", None))
     return keyboard
 
 
 def result_keyboard(result: int, painted: Backbone | None, backbones: Sequence[Backbone],
-                    upscaling: bool) -> InlineKeyboardMarkup:
+                    upscaling: bool, original: bool) -> InlineKeyboardMarkup:
     """Under a single result (number `result` in the store's results): a new style; for a Gatys result
     (`painted` with a backbone) on bots with several, the others and a comparison; upscaling where the
-    bot has it. An instant result (`painted` None) has no style picture to paint again."""
+    bot has it; its `original` file where one is kept. An instant result (`painted` None) has no style
+    picture to paint again."""
     def button(text: str, action: str, backbone: Backbone | None = painted) -> InlineKeyboardButton:
         return _button(text, RESULT.new(action=action, backbone=backbone.value if backbone else "", result=result))
 
@@ -85,8 +90,9 @@ def result_keyboard(result: int, painted: Backbone | None, backbones: Sequence[B
     if painted and others:
         keyboard.row(*(button(texts.try_backbone(b.label), "paint", b) for b in others),
                      button(texts.COMPARE_BOTH, COMPARE))
-    if upscaling:
-        keyboard.row(button(texts.UPSCALE, "upscale"))
+    if upscaling or original:
+        keyboard.row(*([button(texts.UPSCALE, "upscale")] if upscaling else []),
+                     *([button(texts.FULL_QUALITY, ORIGINAL)] if original else []))
     return keyboard
 
 
@@ -113,8 +119,10 @@ def settings_keyboard(settings: UserSettings, sizes: Sequence[int],
     keyboard = InlineKeyboardMarkup()
     keyboard.row(*(_button(_ticked(texts.strength_label(name), name == settings.strength),
                            SETTING.new(name="strength", value=name)) for name in STRENGTHS))
-    keyboard.row(*(_button(_ticked(f"{size} px", size == settings.size), SETTING.new(name="size", value=size))
-                   for size in sizes))
+    keyboard.row(*(_button(_ticked(texts.PHOTO_SIZE if size == PHOTO_SIZE else f"{size} px", size == settings.size),
+                           SETTING.new(name="size", value=size)) for size in (PHOTO_SIZE, *sizes)))
+    keyboard.row(*(_button(_ticked(texts.brush_label(brush), brush == settings.brush),
+                           SETTING.new(name="brush", value=brush)) for brush in BRUSHES))
     keyboard.row(*(_button(_ticked(texts.colours_label(keep), keep == settings.keep_colors),
                            SETTING.new(name="colors", value="photo" if keep else "painting"))
                    for keep in (False, True)))

@@ -101,7 +101,8 @@ class Commands:
         backbones = self.parts.backbones
         full = settings.backbone if settings.backbone in backbones else None
         full_with = None if full is None else full.label if len(backbones) > 1 else ""
-        return texts.settings_text(settings.strength, settings.size, settings.keep_colors, full_with)
+        return texts.settings_text(settings.strength, settings.size, self.parts.config.max_side, settings.brush,
+                                   settings.keep_colors, full_with)
 
     def _settings_keyboard(self, settings: UserSettings) -> InlineKeyboardMarkup:
         return settings_keyboard(settings, self.parts.config.sizes, self.parts.backbones)

@@ -7,10 +7,12 @@ forgets nothing) and hand the long work to `bots.jobs.admission`, so they return
 """
 from __future__ import annotations
 
+from PIL import Image
 from telebot.types import CallbackQuery, Message
 
 from bots.botapi.calls import ack, close_prompt, say
-from bots.botapi.keyboards import ALBUM, COMPARE, INSTANT, PREVIEW_ALL, RESULT, STYLE, album_keyboard, style_keyboard
+from bots.botapi.keyboards import (ALBUM, COMPARE, INSTANT, ORIGINAL, PREVIEW_ALL, RESULT, STYLE, album_keyboard,
+                                   style_keyboard)
 from bots.botapi.media import Unusable, checked_picture, is_image_document, picture_file_id, wrong_kind
 from bots.chat.albums import Album
 from bots.chat.conversation import Flow, step
@@ -142,9 +144,27 @@ class PaintingFlow:
             backbones = parts.backbones if action == COMPARE else (backbone,)
             self._paint(user, chat, PaintRequest(request.content, request.style, backbones, parts.settings.get(user)))
         elif action == "upscale" and parts.upscaling and (picture := remembered.picture(backbone, call.message)):
-            self.admission.take(user, chat, TRANSFER_LANE, "upscale", {"picture": picture})
+            side = 4 * max(call.message.photo[-1].width, call.message.photo[-1].height) if call.message.photo else 0
+            if side > parts.config.upscale_max_side:  # a comparison's pictures: their worker checks
+                say(self.telegram, chat, texts.upscale_too_large(side, parts.config.upscale_max_side))
+            else:
+                self.admission.take(user, chat, TRANSFER_LANE, "upscale", {"picture": picture})
+        elif action == ORIGINAL:
+            self._send_original(chat, int(choice["result"]))
         else:
             say(self.telegram, chat, texts.EXPIRED_BUTTON)
+
+    def _send_original(self, chat: int, number: int) -> None:
+        """The result's full-quality file, as a document (retried through Telegram's errors)."""
+        path = self.parts.originals.find(number)
+        if path is None:
+            say(self.telegram, chat, texts.full_quality_gone(self.parts.config.result_days))
+            return
+        data = path.read_bytes()
+        with Image.open(path) as picture:
+            caption = texts.full_quality(*picture.size)
+        self.parts.delivery.call(f"a full-quality file to chat {chat}", lambda: self.telegram.send_document(
+            chat, data, visible_file_name=f"stylebot-{number}.png", caption=caption))
 
     def on_expired_button(self, call: CallbackQuery) -> None:
         ack(self.telegram, call, texts.EXPIRED_BUTTON)

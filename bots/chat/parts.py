@@ -15,6 +15,7 @@ from bots.common.i18n import language_for
 from bots.jobs.admission import Admission
 from bots.jobs.runner import JobRunner
 from bots.store import SettingsStorage, Store, StoreError
+from bots.store.originals import Originals
 
 __all__ = ["ChatParts"]
 
@@ -32,6 +33,10 @@ class ChatParts:
     admission: Admission
     backbones: tuple[Backbone, ...]
     upscaling: bool
+
+    @property
+    def originals(self) -> Originals:
+        return Originals.of(self.config)
 
     @property
     def settings(self) -> SettingsStorage:

@@ -2,10 +2,10 @@
 
 The bot computes in worker processes: one for instant styles and `STYLEBOT_WORKERS` for Gatys transfers
 and ×4 upscales, each of which holds one job at a time. A Gatys job's memory is bounded by its strip size
-(`transfer/strips.py`) and an upscale's by its tile (`superres/upscaler.py`): smaller is slower and needs
-less. `cgroup_memory_limit()` finds what this container allows (the setting `STYLEBOT_MEMORY_LIMIT`
-wins over it: `bots.common.config.memory_limit`), and `job_sizes()` picks the fastest strip and tile whose
-measured peak fits each job's share of it:
+(`transfer/strips.py`) and an upscale's, or the carrying of a painting to the photo's size, by its tile
+(`superres/upscaler.py`): smaller is slower and needs less. `cgroup_memory_limit()` finds what this
+container allows (the setting `STYLEBOT_MEMORY_LIMIT` wins over it: `bots.common.config.memory_limit`),
+and `job_sizes()` picks the fastest strip and tile whose measured peak fits each job's share of it:
 
     limit = config.memory_limit                 # STYLEBOT_MEMORY_LIMIT, else the cgroup's limit, else None
     sizes = job_sizes(limit, job_slots=workers, reserved=already_used)
@@ -40,15 +40,15 @@ SAFETY_MARGIN = 0.10  # a size fits when its measured peak plus 10% fits: runs v
 # coarse level), so 4096 only costs time and is never chosen (ties go to the larger, faster size).
 STRIP_PEAK_MB: Mapping[int, float] = {65_536: 719.0, 16_384: 464.0, 8_192: 402.0, 4_096: 402.0}
 
-# SRGAN ×4 tiles (input pixels per side computed at once): upscaling a 512x512 photo (amber), each tile
-# in a fresh process (bench.measure: peak VmHWM minus the RSS right after `import torch, torchvision`,
-# weights loaded inside the job), 2 torch threads, same machine, 2026-12-02, two runs of
-# `STYLEBOT_WEIGHTS_DIR=../shared/weights python -m bench sr --methods tiled --tiles 192 128 96 64`;
-# the larger peak of the two is kept. Time barely depends on the tile on an idle machine (4-7 s each,
-# noise included), which is why 192 stays the default: under load fewer tiles win (superres/upscaler.py).
-#   tile 192: 462 / 448 MB, 5.4 / 7.4 s     tile 128: 294 / 306 MB, 5.2 / 4.0 s
-#   tile  96: 246 / 264 MB, 4.2 / 4.5 s     tile  64: 147 / 149 MB, 4.8 / 4.5 s
-TILE_PEAK_MB: Mapping[int, float] = {192: 462.0, 128: 306.0, 96: 264.0, 64: 149.0}
+# x4 tiles (input pixels per side computed at once) of the compact upscaler (`superres.compact`,
+# realesr-general-x4v3), which both upscales results and carries paintings to the photo's size: the largest
+# job it does, x4 of a 1024x1024 picture (a 4096 px result, `STYLEBOT_UPSCALE_MAX_SIDE`'s default), in
+# float32 (the heavier precision), each tile in a fresh process (bench.measure), 2026-12-05, 2 cores:
+#   tile 320: 370 MB   tile 192: 296 MB   tile 128: 215 MB   tile 64: 170 MB
+# (the 48 MB result image is part of every peak). Carrying a 512 px painting to 2048 px, detail layer
+# included, peaked at 180-223 MB whatever the tile (bench hires, `carry`). Smaller tiles cost time: 1.4x
+# (192), 2x (128) and 4x (64) the 320 px tile's, measured the same day under load.
+TILE_PEAK_MB: Mapping[int, float] = {320: 370.0, 192: 296.0, 128: 215.0, 64: 170.0}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from bots.common.budget import MB, cgroup_memory_limit
+from bots.common.settings import PHOTO_SIZE
 from transfer.device import DEVICE_SETTING, DeviceError, check_device_name
 from transfer.precision import PRECISION_SETTING, PrecisionError, check_precision_name
 
@@ -21,9 +22,11 @@ __all__ = ["BotConfig", "ConfigError", "PUBLIC_DOWNLOAD_LIMIT", "SELF_HOSTED_DOW
 
 PUBLIC_DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses bigger files on api.telegram.org
 SELF_HOSTED_DOWNLOAD_LIMIT = 2000 * 1024 * 1024  # a local Bot API server's own ceiling
-DEFAULT_SIZES = (256, 384, 512)
+DEFAULT_SIZES = (512, 1024)  # offered in /settings besides the photo's own size
 MIN_STRIP_PIXELS = 4096  # smaller strips are mostly halo: much slower for little memory saved
-MAX_SIZE = 2048  # results are sent as photos: Telegram takes up to 10 MB and shows at most 2560 px
+TELEGRAM_PHOTO_SIDE = 2560  # results are sent as photos: Telegram keeps and shows at most 2560 px
+DEFAULT_MAX_SIDE = 2048
+DEFAULT_UPSCALE_MAX_SIDE = 4096  # a x4 result's long side at most: 4096 px is a 48 MB RGB picture
 DEFAULT_LISTEN = ("0.0.0.0", 8443)  # where the webhook's HTTP server binds, behind the TLS proxy
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook's secret_token
 MEMORY_LIMIT_SETTING = "STYLEBOT_MEMORY_LIMIT"
@@ -53,18 +56,29 @@ def _number(env: Mapping[str, str], name: str, default: Number, minimum: Number,
     return value
 
 
-def _sizes(env: Mapping[str, str]) -> tuple[int, ...]:
+def _sizes(env: Mapping[str, str], max_side: int) -> tuple[int, ...]:
     text = env.get("STYLEBOT_SIZES", "").strip()
     if not text:
-        return DEFAULT_SIZES
+        return tuple(size for size in DEFAULT_SIZES if size < max_side)
     try:
         sizes = tuple(sorted({int(part) for part in text.replace(" ", "").split(",") if part}))
     except ValueError:
         raise ConfigError(f"STYLEBOT_SIZES must be comma-separated pixel sizes such as 256,384,512, "
                           f"not {text!r}") from None
-    if not sizes or sizes[0] < 32 or sizes[-1] > MAX_SIZE:
-        raise ConfigError(f"STYLEBOT_SIZES needs at least one size, each from 32 to {MAX_SIZE} px")
+    if not sizes or sizes[0] < 32 or sizes[-1] > max_side:
+        raise ConfigError(f"STYLEBOT_SIZES needs at least one size, each from 32 to STYLEBOT_MAX_SIDE ({max_side}) px")
     return sizes
+
+
+def _default_size(env: Mapping[str, str], max_side: int) -> int:
+    """STYLEBOT_SIZE: "photo" (the default: the photo's own size) or a long side in px."""
+    text = env.get("STYLEBOT_SIZE", "").strip().lower()
+    if text in ("", "photo"):
+        return PHOTO_SIZE
+    size = _number(env, "STYLEBOT_SIZE", PHOTO_SIZE, 32)
+    if size > max_side:
+        raise ConfigError(f"STYLEBOT_SIZE must be at most STYLEBOT_MAX_SIDE ({max_side}) px, not {size}")
+    return size
 
 
 def _admins(env: Mapping[str, str]) -> frozenset[int]:
@@ -170,8 +184,10 @@ class BotConfig:
     queue_limit: int = 500  # jobs waiting (not running) in a lane at most: a memory guard; more are refused
     instant_wait_limit: float = 120.0  # seconds a new instant job or quick version may expect to wait
     transfer_wait_limit: float = 1800.0  # seconds a new full painting or upscale may expect to wait
-    sizes: tuple[int, ...] = DEFAULT_SIZES  # long-side choices offered in /settings
-    default_size: int = 384
+    sizes: tuple[int, ...] = DEFAULT_SIZES  # long-side choices offered in /settings besides the photo's own
+    default_size: int = PHOTO_SIZE  # a new user's size: PHOTO_SIZE (the photo's own, up to max_side) or px
+    max_side: int = DEFAULT_MAX_SIDE  # the long side of any result at most (Telegram keeps 2560 px)
+    upscale_max_side: int = DEFAULT_UPSCALE_MAX_SIDE  # the long side of a x4 result at most
     steps: int | None = None  # optimisation steps per transfer; None: each backbone's preset
     progress_interval: float = 3.0  # seconds between two edits of a progress message
     update_threads: int = 4  # threads answering chat updates (commands, buttons, photo checks)
@@ -196,7 +212,7 @@ class BotConfig:
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
-        if self.default_size not in self.sizes:
+        if self.default_size != PHOTO_SIZE and self.default_size not in self.sizes:
             object.__setattr__(self, "sizes", tuple(sorted({*self.sizes, self.default_size})))
         if self.temp_dir is None:
             object.__setattr__(self, "temp_dir", self.data_dir / "tmp")
@@ -215,10 +231,12 @@ class BotConfig:
     def from_env(cls, env: Mapping[str, str] | None = None) -> BotConfig:
         """Settings from `env` (default: os.environ); raises `ConfigError` with a one-line message."""
         env = os.environ if env is None else env
-        sizes = _sizes(env)
-        default_size = _number(env, "STYLEBOT_SIZE", 384 if 384 in sizes else sizes[len(sizes) // 2], 32)
-        if default_size > MAX_SIZE:
-            raise ConfigError(f"STYLEBOT_SIZE must be at most {MAX_SIZE} px, not {default_size}")
+        max_side = _number(env, "STYLEBOT_MAX_SIDE", DEFAULT_MAX_SIDE, 64)
+        if max_side > TELEGRAM_PHOTO_SIDE:
+            raise ConfigError(f"STYLEBOT_MAX_SIDE must be at most {TELEGRAM_PHOTO_SIDE} px (what Telegram keeps "
+                              f"of a photo), not {max_side}")
+        sizes = _sizes(env, max_side)
+        default_size = _default_size(env, max_side)
         steps = _number(env, "STYLEBOT_STEPS", 0, 1) or None
         api_url = env.get("TELEGRAM_API_URL", "").strip().rstrip("/") or None
         if api_url and not api_url.startswith(("http://", "https://")):
@@ -239,6 +257,8 @@ class BotConfig:
             transfer_wait_limit=_number(env, "STYLEBOT_TRANSFER_WAIT_LIMIT", 1800.0, 0.0, float),
             sizes=sizes,
             default_size=default_size,
+            max_side=max_side,
+            upscale_max_side=_number(env, "STYLEBOT_UPSCALE_MAX_SIDE", DEFAULT_UPSCALE_MAX_SIDE, 64),
             steps=steps,
             progress_interval=_number(env, "STYLEBOT_PROGRESS_INTERVAL", 3.0, 0.0, float),
             update_threads=_number(env, "STYLEBOT_UPDATE_THREADS", 4, 1),

@@ -61,6 +61,8 @@ _CONSTANTS = {
     # buttons
     "NEW_STYLE": N_("🎨 New style"),
     "UPSCALE": N_("🔍 Upscale ×4"),
+    "FULL_QUALITY": N_("📄 Full quality"),
+    "PHOTO_SIZE": N_("Photo's size"),
     "PAINT_FULLY": N_("🎨 Paint fully"),
     "ASK_EACH_TIME": N_("Ask me"),
 }
@@ -87,7 +89,7 @@ def help_text(backbone_labels: Sequence[str], upscaling: bool, in_group: bool = 
                      _("I paint with {networks} and can compare them side by side.").format(networks=networks))
     if in_group:
         lines.append(_("In a group, reply to one of my messages with your pictures."))
-    lines.append(_("/settings: strength, size, colours · /language · /cancel: stop at any time"))
+    lines.append(_("/settings: strength, size, brush, colours · /language · /cancel: stop at any time"))
     return "\n".join(lines)
 
 
@@ -269,6 +271,25 @@ def try_backbone(label: str) -> str:
     return _("🔁 Try {network}").format(network=label)
 
 
+def full_quality(width: int, height: int) -> str:
+    return _("Full quality: {width}×{height} px, as a file so Telegram keeps every pixel.").format(
+        width=width, height=height)
+
+
+def full_quality_gone(days: float) -> str:
+    # a fraction of a day takes the form of 2 in both languages, as in `forgotten_result`
+    count = int(days) if days == int(days) else 2
+    return ngettext("I no longer keep that picture's full-quality file (I keep them for {days} day).",
+                    "I no longer keep that picture's full-quality file (I keep them for {days} days).",
+                    count).format(days=f"{days:g}")
+
+
+def upscale_too_large(side: int, limit: int) -> str:
+    return _("×4 would make this picture {side} px on its long side, and I make upscaled pictures up to {limit} px. "
+             "To upscale, choose a size of at most {most} px in /settings and paint it again.").format(
+        side=side, limit=limit, most=limit // 4)
+
+
 def upscale_one(label: str) -> str:
     return _("🔍 Upscale {network} ×4").format(network=label)
 
@@ -276,6 +297,12 @@ def upscale_one(label: str) -> str:
 # ---- /settings -------------------------------------------------------------------------------------
 _STRENGTHS = {"soft": N_("Soft"), "normal": N_("Normal"), "strong": N_("Strong")}
 _STRENGTHS_IN_TEXT = {"soft": N_("soft"), "normal": N_("normal"), "strong": N_("strong")}
+_BRUSHES = {"fine": N_("Fine brush"), "medium": N_("Medium brush"), "bold": N_("Bold brush")}
+_BRUSHES_IN_TEXT = {"fine": N_("fine"), "medium": N_("medium"), "bold": N_("bold")}
+
+
+def brush_label(brush: str) -> str:
+    return _(_BRUSHES[brush])
 
 
 def strength_label(strength: str) -> str:
@@ -286,9 +313,10 @@ def colours_label(keep_colors: bool) -> str:
     return _("Photo's colours") if keep_colors else _("Painting's colours")
 
 
-def settings_text(strength: str, size: int, keep_colors: bool, full_with: str | None) -> str:
-    """The /settings message; `full_with`: the network that paints fully right after the quick version
-    ("" on a bot with one network), None to ask each time."""
+def settings_text(strength: str, size: int, max_side: int, brush: str, keep_colors: bool,
+                  full_with: str | None) -> str:
+    """The /settings message; `size` 0: the photo's own (up to `max_side`); `full_with`: the network that
+    paints fully right after the quick version ("" on a bot with one network), None to ask each time."""
     if full_with is None:
         after = _("ask me")
     elif full_with:
@@ -297,7 +325,9 @@ def settings_text(strength: str, size: int, keep_colors: bool, full_with: str | 
         after = _("paint fully")
     lines = [_("⚙️ Your settings, used for your next pictures. Tap to change:"),
              _("• Style strength: {strength}").format(strength=_(_STRENGTHS_IN_TEXT[strength])),
-             _("• Size: {size} px").format(size=size),
+             _("• Size: {size} px").format(size=size) if size
+             else _("• Size: your photo's own, up to {size} px").format(size=max_side),
+             _("• Brush: {brush} (bolder strokes, or finer)").format(brush=_(_BRUSHES_IN_TEXT[brush])),
              _("• Colours: from your photo") if keep_colors else _("• Colours: from the painting"),
              _("• After the quick version: {after}").format(after=after)]
     return "\n".join(lines)
@@ -306,7 +336,7 @@ def settings_text(strength: str, size: int, keep_colors: bool, full_with: str | 
 _COMMANDS = {
     "start": N_("what I do"),
     "help": N_("how to use me"),
-    "settings": N_("strength, size, colours"),
+    "settings": N_("strength, size, brush, colours"),
     "language": N_("English or Russian"),
     "cancel": N_("stop the current request"),
 }

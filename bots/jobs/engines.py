@@ -23,17 +23,19 @@ from bots.common.config import BotConfig
 from bots.common.lanes import INSTANT_LANE, TRANSFER_LANE
 from bots.common.settings import UserSettings
 from superres import Upscaler
-from superres.srgan import srgan_x4
+from superres.compact import compact_x4
 from transfer import StyleTransfer, TransferSettings
 from transfer.device import DeviceError, compute_device, share_gpu
 from transfer.images import ImageSource
 from transfer.instant import InstantStylizer
 from transfer.progress import CancelCheck, ProgressCallback
+from transfer.resolution import Enlarger
 from transfer.universal import UniversalStylizer
 from weights import WeightsError
 
 __all__ = ["Backbone", "StyleEngine", "load_style_engine", "InstantEngine", "UpscaleEngine", "UniversalEngine",
-           "Engines", "load_engines", "load_lane_engines", "EnginesUnavailable", "transfer_settings"]
+           "Engines", "load_engines", "load_lane_engines", "EnginesUnavailable", "transfer_settings",
+           "ResultEnlarger"]
 
 log = logging.getLogger(__name__)
 # Memory the rest of the bot holds besides the workers' baselines: the chat process (65 MB in the soak
@@ -73,6 +75,13 @@ class UniversalEngine(Protocol):
                 cancel: CancelCheck | None = None) -> Image.Image: ...
 
 
+class ResultEnlarger(Protocol):
+    """Carries a painting from its working size to the result's (`transfer.resolution.Enlarger` is one)."""
+
+    def carry(self, painting: Image.Image, photo: Image.Image, size: tuple[int, int],
+              progress: ProgressCallback | None = None, cancel: CancelCheck | None = None) -> Image.Image: ...
+
+
 class UpscaleEngine(Protocol):
     """Makes an image 4x larger (`superres.Upscaler` is one)."""
 
@@ -91,33 +100,36 @@ def load_style_engine(backbone: Backbone, weights_dir: Path | None = None, strip
 @dataclass(frozen=True)
 class Engines:
     """What a worker computes with: one style engine per backbone its bot offers, the instant styles, the
-    universal stylizer (quick versions) and the upscaler if the bot has one; a worker of one lane loads
+    universal stylizer (quick versions), the upscaler if the bot has one, and the enlarger that carries
+    paintings to the photo's size (None: results stay at the working size); a worker of one lane loads
     only that lane's (None for the others)."""
 
     styles: Mapping[Backbone, StyleEngine]
     instant: InstantEngine | None
     upscaler: UpscaleEngine | None = None
     universal: UniversalEngine | None = None
+    enlarger: ResultEnlarger | None = None
 
 
 def load_engines(backbones: tuple[Backbone, ...], upscaling: bool, weights_dir: Path | None = None,
                  strip_pixels: int | None = None, tile: int | None = None, instant: bool = True,
                  device: torch.device | None = None, precision: str | None = None) -> Engines:
     """Load every network once (seconds), before the worker takes jobs, so a missing file stops the
-    start rather than a user's job; `strip_pixels` and `tile` bound the memory of a Gatys job and of an
-    upscaling (`bots.common.budget`; None: the device's defaults, `transfer.device`); `instant`: the fast
-    lane's networks (instant styles, quick versions); `device`: where they all compute, `precision`: in
-    what (`transfer.precision`)."""
+    start rather than a user's job; the x4 network serves both the upscaling and the enlarger. `strip_pixels`
+    and `tile` bound the memory of a Gatys job and of an upscaling or enlarging (`bots.common.budget`; None:
+    the device's defaults, `transfer.device`); `instant`: the fast lane's networks (instant styles, quick
+    versions); `device`: where they all compute, `precision`: in what (`transfer.precision`)."""
     styles = {backbone: load_style_engine(backbone, weights_dir, strip_pixels, device, precision)
               for backbone in backbones}
-    upscaler = Upscaler(srgan_x4(weights_dir, device=device, precision=precision), tile=tile) if upscaling else None
+    x4 = Upscaler(compact_x4(weights_dir=weights_dir, device=device, precision=precision), tile=tile)
+    upscaler = x4 if upscaling else None
     stylizer = InstantStylizer(weights_dir, device=device, precision=precision) if instant else None
     for style in stylizer.styles if stylizer else ():
         stylizer.network(style)
     universal = UniversalStylizer(weights_dir, device=device, precision=precision) if instant else None
     if universal is not None:
         universal.networks()
-    return Engines(styles, stylizer, upscaler, universal)
+    return Engines(styles, stylizer, upscaler, universal, Enlarger(x4))
 
 
 def load_lane_engines(config: BotConfig, lanes: Collection[str], backbones: tuple[Backbone, ...],
@@ -156,8 +168,8 @@ def load_lane_engines(config: BotConfig, lanes: Collection[str], backbones: tupl
     return engines
 
 
-def transfer_settings(settings: UserSettings, steps: int | None) -> TransferSettings:
-    """What a style engine gets for a user's settings; `steps` is the bot's setting (None: the backbone's
-    preset)."""
-    return TransferSettings(size=settings.size, steps=steps, style_strength=settings.style_strength,
-                            keep_colors=settings.keep_colors)
+def transfer_settings(settings: UserSettings, size: int, working: int, steps: int | None) -> TransferSettings:
+    """What a style engine gets for a user's settings: a result of long side `size`, painted at `working` and
+    refined at `size`; `steps` is the bot's setting (None: the backbone's preset)."""
+    return TransferSettings(size=size, steps=steps, style_strength=settings.style_strength,
+                            keep_colors=settings.keep_colors, working=working)

@@ -17,6 +17,7 @@ from bots.jobs.notices import Notifier
 from bots.jobs.workflow import TransferWorkflow
 from bots.store import ResultStorage, Store
 from bots.store.opening import open_store
+from bots.store.originals import Originals
 
 __all__ = ["Services", "load_services"]
 
@@ -33,14 +34,15 @@ class Services:
     backbones: tuple[Backbone, ...]
     upscaling: bool
     instant_styles: tuple[str, ...]
+    originals: Originals
 
     @classmethod
     def build(cls, config: BotConfig, telegram: TeleBot, store: Store, engines: Engines,
               backbones: tuple[Backbone, ...], upscaling: bool) -> Services:
         """The services over a process's own client and store, computing with `engines`."""
         notifier = Notifier(telegram, store.journal, Delivery(config.delivery_patience), config.progress_interval)
-        return cls(notifier, TransferWorkflow(engines, config.steps), store.results, config, backbones, upscaling,
-                   INSTANT_STYLES)
+        return cls(notifier, TransferWorkflow(engines, config.steps, config.max_side), store.results, config,
+                   backbones, upscaling, INSTANT_STYLES, Originals.of(config))
 
 
 def load_services(config: BotConfig, lanes: Collection[str], backbones: tuple[Backbone, ...],

@@ -133,10 +133,10 @@ class ChatTask(ABC):
         """One result picture with its buttons, which find `request` in the result memory."""
         s = self.services
         number = s.results.remember(Remembered(self.chat_id, request))
+        keyboard = result_keyboard(number, painted, s.backbones, s.upscaling, s.originals.keep(number, image))
         data = jpeg(image)
-        self.deliver("a result", lambda: self.telegram.send_photo(
-            self.chat_id, data, caption=caption, reply_markup=result_keyboard(number, painted, s.backbones,
-                                                                              s.upscaling)), last=True)
+        self.deliver("a result", lambda: self.telegram.send_photo(self.chat_id, data, caption=caption,
+                                                                  reply_markup=keyboard), last=True)
 
     def send_album(self, pictures: list[tuple[Image.Image, str]]) -> list[str]:
         """Captioned pictures as one album; returns their file ids, in order."""
@@ -188,11 +188,11 @@ class QuickTask(ChatTask):
                  else self.fetch_to(request.style.file_id or "", folder / "style"))
         quick = s.workflow.quick(content, style, request.settings, self.notices.progress, stop.cancelled)
         number = s.results.remember(Remembered(self.chat_id, request))
+        keyboard = quick_keyboard(number, s.backbones, s.upscaling, s.originals.keep(number, quick.image))
         data = jpeg(quick.image)
         caption = texts.quick_caption(quick.seconds, painting_follows=bool(self.record.payload.get("then")))
         self.deliver("a quick version", lambda: self.telegram.send_photo(
-            self.chat_id, data, caption=caption, reply_markup=quick_keyboard(number, s.backbones, s.upscaling)),
-            last=True)
+            self.chat_id, data, caption=caption, reply_markup=keyboard), last=True)
 
 
 class InstantTask(ChatTask):
@@ -215,10 +215,15 @@ class InstantTask(ChatTask):
 
 
 class UpscaleTask(ChatTask):
-    """SRGAN x4 on a result, sent as a PNG file so Telegram does not recompress it."""
+    """x4 on a result, sent as a PNG file so Telegram does not recompress it; refused (with the way out)
+    when it would be larger than `STYLEBOT_UPSCALE_MAX_SIDE`."""
 
     def work(self, stop: Stop, folder: Path) -> None:
         source = self.fetch_to(self.record.payload["picture"], folder / "result")
+        with Image.open(source) as picture:
+            side = 4 * max(picture.size)
+        if side > self.services.config.upscale_max_side:
+            raise Unusable(texts.upscale_too_large(side, self.services.config.upscale_max_side))
         image = self.services.workflow.upscale(source, self.notices.progress, stop.cancelled)
         buffer = io.BytesIO()
         image.save(buffer, "PNG")

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from bots.common.lanes import PRIOR_KEY
 from bots.common.requests import PREVIEW_SIDE
+from transfer.resolution import BRUSH_SIDES, DEFAULT_BRUSH, REFINE_SIDE, REFINE_STEPS
 
 __all__ = ["LaneLimits", "prior_seconds", "stamp", "Calibration", "starts", "left_of", "refusal",
            "retry_after"]
@@ -32,10 +33,20 @@ __all__ = ["LaneLimits", "prior_seconds", "stamp", "Calibration", "starts", "lef
 # Seconds per megapixel of the result (and a fixed part: download, delivery), measured on a 2-core AVX2-only
 # EPYC, the slower of the two CPUs we run on: the instant styles 3.1 s/MP (1024 px in 3.2 s), the universal
 # quick version 25 s/MP (512 px in 6.6 s), the VGG19 preset 880 s/MP (256 px in 43-60 s, 512 px in 190-580 s),
-# ResNet50 a quarter of that per step (0.095 s against 0.379 s at 256 px), SRGAN x4 25 s per input MP
-# (512x512 in 6.4 s). Calibration corrects them within a few jobs.
+# ResNet50 a quarter of that per step (0.095 s against 0.379 s at 256 px). Calibration corrects them within a
+# few jobs.
+# The engines paint at the brush's working size (`transfer.resolution`): those rates apply to its megapixels;
+# carrying the painting to a larger result runs the x4 network on the working picture (512x512: 2.3 s with
+# bfloat16, twice that in float32) and x4 upscaling on the result (realesr-general-x4v3: 512x512 in 2.0 s
+# bfloat16, 3.9 s float32); per working or input megapixel, float32: CARRY 18, upscale 16; then the resize
+# and the photo's detail, per result megapixel: "finish" 0.5 (a 2048 px result in 1.9 s).
 FIXED_SECONDS = 0.3
-SECONDS_PER_MEGAPIXEL = {"instant": 3.1, "quick": 25.0, "vgg19": 880.0, "resnet50": 220.0, "upscale": 25.0}
+SECONDS_PER_MEGAPIXEL = {"instant": 3.1, "quick": 25.0, "vgg19": 880.0, "resnet50": 220.0, "upscale": 16.0,
+                         "carry": 18.0, "finish": 0.5}
+# A result at the photo's own size: a photo sent as a photo reaches bots at most 1280 px on its long side
+# (2560 in HD), the size to expect
+PHOTO_SIDE_GUESS = 1280
+PRESET_STEPS = 160  # the VGG19 preset's evaluations, which its rate above covers: a refining one costs 1/160 of it
 CALIBRATION_JOBS = 20  # the last delivered jobs of a kind that calibrate its estimates
 CALIBRATION_HOURS = 6.0
 CALIBRATION_TTL = 5.0  # seconds a calibration is reused before the journal is read again
@@ -56,17 +67,29 @@ def prior_seconds(kind: str, request: Mapping[str, Any] | None, default_size: in
     """The prior estimate of a job's seconds from its kind and its encoded request (`bots.store.codec`):
     its size from the user's settings, the number of instant styles, its backbones."""
     request = request or {}
-    size = int(request.get("settings", {}).get("size", default_size))
-    megapixels = size * size / 1e6
+    settings = request.get("settings", {})
+    size = int(settings.get("size", default_size)) or PHOTO_SIDE_GUESS
+    working = min(size, BRUSH_SIDES.get(settings.get("brush"), BRUSH_SIDES[DEFAULT_BRUSH]))
+    megapixels = working * working / 1e6
+    carry = (SECONDS_PER_MEGAPIXEL["carry"] * megapixels + SECONDS_PER_MEGAPIXEL["finish"] * size * size / 1e6
+             if size > working else 0.0)
     if kind == "instant":
         styles = len(request.get("styles", ())) or 1
-        side = size if styles == 1 else min(size, PREVIEW_SIDE)
-        return FIXED_SECONDS + styles * SECONDS_PER_MEGAPIXEL["instant"] * side * side / 1e6
-    if kind == "paint":
+        if styles > 1:  # a preview: small pictures, no carrying
+            side = min(size, PREVIEW_SIDE)
+            return FIXED_SECONDS + styles * SECONDS_PER_MEGAPIXEL["instant"] * side * side / 1e6
+        return FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["instant"] * megapixels + carry
+    if kind == "paint":  # painted at the working size, refined at the result's (up to REFINE_SIDE), carried
         backbones = request.get("backbones") or ["vgg19"]
-        return FIXED_SECONDS + sum(SECONDS_PER_MEGAPIXEL.get(b, SECONDS_PER_MEGAPIXEL["vgg19"]) for b in backbones) \
-            * megapixels
-    return FIXED_SECONDS + SECONDS_PER_MEGAPIXEL.get(kind, SECONDS_PER_MEGAPIXEL["quick"]) * megapixels
+        refined = min(size, REFINE_SIDE)
+        refining = REFINE_STEPS / PRESET_STEPS * refined * refined / 1e6 if refined > working else 0.0
+        carry = (SECONDS_PER_MEGAPIXEL["carry"] * refined * refined / 1e6 + SECONDS_PER_MEGAPIXEL["finish"] * size
+                 * size / 1e6 if size > refined else 0.0)
+        return FIXED_SECONDS + sum(SECONDS_PER_MEGAPIXEL.get(b, SECONDS_PER_MEGAPIXEL["vgg19"])
+                                   * (megapixels + refining) + carry for b in backbones)
+    if kind == "upscale":
+        return FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["upscale"] * size * size / 1e6
+    return FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["quick"] * megapixels + carry
 
 
 def stamp(kind: str, payload: dict[str, Any], default_size: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from bots.common.backbone import Backbone
 from bots.common.requests import InstantRequest, PaintRequest, Remembered, Style
 from bots.common.settings import UserSettings
+from transfer.resolution import BRUSHES
 
 __all__ = ["CodecError", "encode_style", "decode_style", "encode_settings", "decode_settings", "settings_fields",
            "encode_request", "decode_request", "encode_result", "decode_result", "read_result", "encode_payload",
@@ -93,6 +94,8 @@ def decode_settings(data: Mapping[str, Any], base: UserSettings | None = None) -
             raise CodecError(f"bad keep_colors {value!r}")
         elif name == "strength" and not isinstance(value, str):
             raise CodecError(f"bad strength {value!r}")
+        elif name == "brush" and value not in BRUSHES:
+            raise CodecError(f"bad brush {value!r}")
         elif name == "language" and value is not None and not isinstance(value, str):
             raise CodecError(f"bad language {value!r}")
         else:

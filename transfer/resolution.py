@@ -1,0 +1,133 @@
+"""Results at the photo's own resolution, with strokes that read at that size (no torch here).
+
+Every engine's strokes have a size in pixels: the instant networks learnt theirs, the universal engine's
+come from the painting encoded at 768 px, and Gatys' textures are bounded by VGG19's receptive fields
+(about 24 px at conv3_1). Asked directly for 1600 px, an engine paints marks as small as on a 512 px
+picture, a colour filter over a big photo. So the engines paint at a *working* size set by the user's
+brush (`BRUSH_SIDES`), and `Enlarger` carries that painting to the output size:
+
+1. a x4 upscaler trained on realistic degradations (`superres.compact`) makes the strokes crisp at up to
+   4x the working size (a plain bicubic resize leaves them blurred);
+2. then the photo's own detail that the working size could not hold (the photo minus its working-size
+   copy brought back up) is laid over the luminance, `DETAIL` of it.
+
+Gatys first refines its working painting at the result's size (`REFINE_STEPS` evaluations, up to
+`REFINE_SIDE`; `TransferSettings.working`), as coarse-to-fine optimisation does: carried alone, its
+likeness to the painting stayed far from Gatys run directly at that size (amber + candy at 1024 px:
+likeness@512 5176 and 100% crops 7643 against the direct run's 264 and 107; refined: 442 and 139).
+
+Measured with `python -m bench hires` (amber + udnie at 1024 px, quick version): against bicubic, the x4
+network brought the detail score from 6.48 to 5.98 and the likeness of 100% crops from 2919 to 1308, and
+the detail layer to 4.86 and 900, each better than the engine asked for 1024 px directly (6.03, 1013);
+`DETAIL` 0.3, 0.6 and 1.0 improved both monotonically on three paintings (candy, udnie, rain-princess), so
+all of the missing detail is laid over.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from PIL import Image
+
+from transfer.images import fit_size
+from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
+
+__all__ = ["BRUSH_SIDES", "BRUSHES", "DEFAULT_BRUSH", "DETAIL", "REFINE_SIDE", "REFINE_STEPS", "check_brush",
+           "output_size", "working_size", "with_photo_detail", "Enlarger", "X4Upscaler"]
+
+# The working long side per brush: the bigger the working picture, the smaller the strokes on the result.
+# medium is the size every engine was tuned at (the Gatys presets, the README's benchmarks); fine and bold
+# are 1.5x either side of it.
+BRUSH_SIDES = {"fine": 768, "medium": 512, "bold": 352}
+BRUSHES = tuple(BRUSH_SIDES)
+DEFAULT_BRUSH = "medium"
+# Gatys refines its working painting at the result's size up to this long side (`TransferSettings.working`),
+# and the enlarger carries it further: a refining level's memory and time grow with its pixels (the content
+# target, L-BFGS's pairs, the strips). Measured (`bench hires`, amber + candy, 2 cores, bfloat16, default
+# strips): at 1024 px about 200 s and a worker peak of 1.55 GB; at 1280 px over 335 s and 1.89 GB.
+REFINE_SIDE = 1024
+# Evaluations of that refining level: it starts from the sharp photo plus the working painting's change,
+# upsampled (as every level of the engine), and only has to make the strokes crisp at the result's size
+REFINE_STEPS = 40
+DETAIL = 1.0  # the share of the photo's finer-than-working-size detail laid over the carried painting
+
+
+def check_brush(name: str) -> str:
+    """`name` if it is a brush, else ValueError with the choices."""
+    if name not in BRUSH_SIDES:
+        raise ValueError(f"brush must be one of {', '.join(BRUSHES)}, not {name!r}")
+    return name
+
+
+def output_size(photo: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The result's size: the photo's own, its long side capped at `max_side` (never enlarged)."""
+    return fit_size(photo, max_side)
+
+
+def working_size(output: tuple[int, int], brush: str = DEFAULT_BRUSH) -> tuple[int, int]:
+    """Where the engines paint for an `output` of that size: the brush's long side, or the output if smaller."""
+    return fit_size(output, BRUSH_SIDES[check_brush(brush)])
+
+
+class X4Upscaler(Protocol):
+    """Makes an image 4x larger, tile by tile (`superres.Upscaler` is one)."""
+
+    def upscale(self, image: Image.Image, progress: ProgressCallback | None = None,
+                cancel: CancelCheck | None = None) -> Image.Image: ...
+
+
+class Enlarger:
+    """Carries a painting from its working size to the output size (see the module's docstring).
+
+    `upscaler` None: a Lanczos resize instead of the x4 network (what the bench compares it with);
+    `detail` 0: no detail from the photo. Safe to share between threads.
+    """
+
+    def __init__(self, upscaler: X4Upscaler | None, detail: float = DETAIL) -> None:
+        if not 0 <= detail <= 1:
+            raise ValueError(f"detail must be from 0 to 1, not {detail}")
+        self.upscaler, self.detail = upscaler, detail
+
+    def carry(self, painting: Image.Image, photo: Image.Image, size: tuple[int, int],
+              progress: ProgressCallback | None = None, cancel: CancelCheck | None = None) -> Image.Image:
+        """`painting` (the photo painted at a smaller size) at `size`, which is `photo`'s own size or less.
+
+        Raises `Cancelled` when `cancel()` turns true; `progress` gets the upscaler's tiles as fractions.
+        """
+        if painting.size == size:
+            return painting
+        check_cancel(cancel)
+        larger = painting
+        if self.upscaler is not None and max(size) > max(painting.size):
+            larger = self.upscaler.upscale(painting, progress=progress, cancel=cancel)
+        result = larger.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        check_cancel(cancel)
+        if self.detail > 0:
+            result = with_photo_detail(result, photo, painting.size, self.detail)
+        if progress is not None:
+            progress(Progress(1, 1))
+        return result
+
+
+def with_photo_detail(result: Image.Image, photo: Image.Image, working: tuple[int, int],
+                      share: float) -> Image.Image:
+    """`result` with `share` of the photo's luminance detail finer than the `working` size added.
+
+    The detail is the photo at the result's size minus the photo brought down to `working` and back up
+    (bicubic): exactly what painting at the working size could not see. Luminance only, so the painting's
+    colours stay; one float32 plane of the output size at a time (16 MB at 2048 px).
+    """
+    sized = photo.resize(result.size, Image.Resampling.LANCZOS, reducing_gap=3.0) \
+        if photo.size != result.size else photo
+    low = sized.resize(working, Image.Resampling.BOX).resize(result.size, Image.Resampling.BICUBIC)
+    detail = _luma(sized)
+    detail -= _luma(low)
+    y, cb, cr = result.convert("YCbCr").split()
+    luma = np.asarray(y, dtype=np.float32) + share * detail
+    merged = Image.merge("YCbCr", (Image.fromarray(np.clip(luma + 0.5, 0, 255).astype(np.uint8), "L"), cb, cr))
+    return merged.convert("RGB")
+
+
+def _luma(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("L"), dtype=np.float32)
+
