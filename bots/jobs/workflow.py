@@ -29,9 +29,9 @@ __all__ = ["Painting", "InstantPainting", "TransferWorkflow", "StageReport"]
 
 # (stage title, fraction of the whole request done)
 StageReport = Callable[[str, float], None]
-# The share of a stage's progress that is the painting at the working size, the rest being the carrying to
-# the result's size (measured at 1280 px from 512 on 2 cores: quick 1.0 + 2.3 s, instant 0.4 + 2.3 s,
-# Gatys about 40 + 2.3 s; `python -m bench hires`)
+# The share of a stage's progress that is the painting (Gatys: painted and refined), the rest being the
+# carrying to the result's size (`python -m bench hires`, 2 cores, bfloat16, 1280 px from 512: quick 1.0 +
+# 2.3 s, instant 0.4 + 2.3 s; Gatys about 200 s refined at 1024 px, then a few seconds)
 PAINTING_SHARE = {"quick": 0.3, "instant": 0.15, "paint": 0.95}
 
 
