@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.measure import REPO, MeasureError, Stopwatch, json_path, report, run_measured
+from bench.measure import REPO, MeasureError, Stopwatch, image_folder, json_path, report, run_measured
 
 WORKING = 512  # the medium brush's working size (`--working` for quicker runs, e.g. in tests)
 ENGINES = ("quick", "instant", "gatys")
@@ -292,8 +292,7 @@ def _check_targets(rows: list[dict[str, Any]], working: int = WORKING) -> list[d
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    image_dir = args.out.with_suffix("")
-    image_dir.mkdir(parents=True, exist_ok=True)
+    image_dir = image_folder(args.out)
     rows: list[dict[str, Any]] = []
     for engine in args.engines:
         for pair, content, style in args.pair_paths:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Stopwatch", "Measurement", "MeasureError", "run_measured", "write_json", "format_table",
+__all__ = ["Stopwatch", "Measurement", "MeasureError", "run_measured", "image_folder", "write_json", "format_table",
            "machine_info", "describe"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -173,6 +173,13 @@ def run_measured(target: str, kwargs: Mapping[str, Any] | None = None, env: Mapp
                                "its traceback is above")
         measurement = Measurement(**json.loads(result_path.read_text()))
         return replace(measurement, process_s=time.perf_counter() - start - measurement.paused_s)
+
+
+def image_folder(out: Path) -> Path:
+    """The folder of a run's images, next to its JSON `out` (same name without `.json`), created."""
+    folder = out.with_suffix("")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def json_path(value: str) -> Path:

@@ -34,8 +34,8 @@ from typing import Any
 from PIL import Image
 
 from bench.evaluate import Evaluator
-from bench.measure import (REPO, MeasureError, Stopwatch, describe, format_table, json_path, machine_info,
-                           run_measured, write_json)
+from bench.measure import (REPO, MeasureError, Stopwatch, describe, format_table, image_folder, json_path,
+                           machine_info, run_measured, write_json)
 from bench.plot import plot_or_skip
 from bench.random_weights import random_resnet50_dir
 from bench.trace import Trace, score_trace
@@ -354,8 +354,7 @@ def main(argv: list[str]) -> int:
         return 1
     pairs = [(pair, _find_image(args.images / "content", pair.split(":")[0]),
               _find_image(args.images / "style", pair.split(":")[1])) for pair in args.pairs]
-    image_dir = args.out.with_suffix("")
-    image_dir.mkdir(parents=True, exist_ok=True)
+    image_dir = image_folder(args.out)
     if args.square:
         pairs = _squares(pairs, image_dir)
     rows: list[dict[str, Any]] = []

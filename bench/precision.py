@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.measure import REPO, MeasureError, Stopwatch, json_path, report, run_measured
+from bench.measure import REPO, MeasureError, Stopwatch, image_folder, json_path, report, run_measured
 from bench.random_weights import random_resnet50_dir
 
 ENGINES = {"vgg19": "Gatys VGG19 (preset)", "resnet50": "Gatys ResNet50 (random w.)", "universal": "universal (quick)",
@@ -154,8 +154,7 @@ def _compare(rows: list[dict[str, Any]], args: argparse.Namespace, resnet_dir: P
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     rows: list[dict[str, Any]] = []
-    image_dir = args.out.with_suffix("")  # the images of each run, next to the JSON
-    image_dir.mkdir(parents=True, exist_ok=True)
+    image_dir = image_folder(args.out)
     with tempfile.TemporaryDirectory(prefix="bench-resnet-") as tmp:
         resnet_dir: Path | None = None  # made when ResNet50 runs
         for engine in args.engines:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.measure import REPO, MeasureError, Stopwatch, json_path, report, run_measured
+from bench.measure import REPO, MeasureError, Stopwatch, image_folder, json_path, report, run_measured
 
 SPEED_TARGET = 5.0  # tiled at least 5x faster than naive whole-image inference of the same size
 MEMORY_TARGET_MB = 1024.0  # working memory above the import baseline
@@ -118,8 +118,7 @@ def _check_targets(rows: list[dict[str, Any]], baseline: dict[str, Any] | None) 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    image_dir = args.out.with_suffix("")
-    image_dir.mkdir(parents=True, exist_ok=True)
+    image_dir = image_folder(args.out)
     runs = [(m, args.baseline_size, None) for m in ("naive", "whole") if m in args.methods]
     runs += [("tiled", args.size, tile) for tile in args.tiles if "tiled" in args.methods]
     rows: list[dict[str, Any]] = []

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.measure import REPO, MeasureError, Stopwatch, json_path, report, run_measured
+from bench.measure import REPO, MeasureError, Stopwatch, image_folder, json_path, report, run_measured
 
 TIME_TARGETS_S = {512: 1.5, 1024: 6.0}  # median wall time per request, this machine (2 cores)
 MEMORY_TARGET_MB = {1024: 300.0}  # peak resident memory above the import baseline
@@ -117,8 +117,7 @@ def _check_targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    image_dir = args.out.with_suffix("")
-    image_dir.mkdir(parents=True, exist_ok=True)
+    image_dir = image_folder(args.out)
     rows: list[dict[str, Any]] = []
     for size in args.size:
         out = image_dir / f"{size}-{args.content.stem}-{args.style.stem}.png"

@@ -27,8 +27,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from bench.evaluate import MEAN, STD, STYLE_WEIGHT, _gram, _to_tensor
-from bench.baseline import load_vgg19_features
+from bench.evaluate import MEAN, STD, STYLE_WEIGHT, Evaluator, _gram, _to_tensor
 
 __all__ = ["Viewer", "grid_energy", "crops"]
 
@@ -73,10 +72,7 @@ class Viewer:
     """Holds the real VGG19 conv1_1..conv3_1 and scores results (see the module's docstring)."""
 
     def __init__(self, weights_directory: Path | None = None) -> None:
-        self.features = load_vgg19_features(weights_directory)
-        for index, layer in enumerate(self.features):
-            if isinstance(layer, torch.nn.ReLU):
-                self.features[index] = torch.nn.ReLU(inplace=False)
+        self.features = Evaluator(weights_directory).features  # VGG19 with its taps kept (no in-place ReLU)
 
     def _taps(self, x: Tensor, taps: Sequence[int]) -> dict[int, Tensor]:
         x = (x - MEAN) / STD

@@ -16,13 +16,13 @@ from tqdm import tqdm
 from superres.compact import CompactModel, compact_x4
 from superres.srgan import srgan_x4
 from superres.upscaler import COMPACT_TILE, MAX_INPUT_PIXELS, MIN_TILE, Upscaler, tile_grid
+from transfer.console import OneLineParser, add_compute_options, check_output, load_input, run_command, save_image
+from transfer.device import compute_device
+from transfer.precision import precision_setting
 
 MODELS = {"general": "realesr-general-x4v3 (Real-ESRGAN, compact; no crackle on paintings)",
           "lsdir": "4xLSDIRCompactC3 (compact, fastest, keeps more texture)",
           "srgan": "SRGAN (trained on clean photos: a 4 px crackle over brush strokes)"}
-from transfer.console import OneLineParser, add_compute_options, check_output, load_input, run_command, save_image
-from transfer.device import compute_device
-from transfer.precision import precision_setting
 
 
 def _parser() -> argparse.ArgumentParser:

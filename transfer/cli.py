@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             result = _stylize_quickly(args, content)
         else:
             result = _transfer(args, content, losses)
-        if result.size != size and max(size) > max(result.size):
+        if max(size) > max(result.size):
             from superres import Upscaler  # here: only this path loads the x4 network
             from superres.compact import compact_x4
 

@@ -220,7 +220,7 @@ def _wct(name: str, description: str, sha256: str, level: str) -> WeightsSpec:
 
 def _basicsr_params(data: bytes) -> StateDict:
     """A published BasicSR file: the state dict is its "params" entry."""
-    return dict(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)["params"])
+    return dict(_load_published_state_dict(data)["params"])
 
 
 REALESRGAN_RELEASE = "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.2.5.0"

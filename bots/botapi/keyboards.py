@@ -32,6 +32,13 @@ def _button(text: str, data: str) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=data)
 
 
+def _row_of(keyboard: InlineKeyboardMarkup, *buttons: InlineKeyboardButton | None) -> None:
+    """A row of the buttons given (None: one this picture does not get); no row when none is left."""
+    present = [button for button in buttons if button is not None]
+    if present:
+        keyboard.row(*present)
+
+
 def _ticked(text: str, current: bool) -> str:
     return f"✓ {text}" if current else text
 
@@ -68,9 +75,8 @@ def quick_keyboard(result: int, backbones: Sequence[Backbone], upscaling: bool,
     else:
         keyboard.row(*(button(texts.paint_with(b.label), "paint", b) for b in backbones))
         keyboard.row(button(texts.COMPARE_BOTH, COMPARE, backbones[0]))
-    if upscaling or original:
-        keyboard.row(*([button(texts.UPSCALE, "upscale", None)] if upscaling else []),
-                     *([button(texts.FULL_QUALITY, ORIGINAL, None)] if original else []))
+    _row_of(keyboard, button(texts.UPSCALE, "upscale", None) if upscaling else None,
+            button(texts.FULL_QUALITY, ORIGINAL, None) if original else None)
     keyboard.row(button(texts.NEW_STYLE, "again", None))
     return keyboard
 
@@ -90,9 +96,8 @@ def result_keyboard(result: int, painted: Backbone | None, backbones: Sequence[B
     if painted and others:
         keyboard.row(*(button(texts.try_backbone(b.label), "paint", b) for b in others),
                      button(texts.COMPARE_BOTH, COMPARE))
-    if upscaling or original:
-        keyboard.row(*([button(texts.UPSCALE, "upscale")] if upscaling else []),
-                     *([button(texts.FULL_QUALITY, ORIGINAL)] if original else []))
+    _row_of(keyboard, button(texts.UPSCALE, "upscale") if upscaling else None,
+            button(texts.FULL_QUALITY, ORIGINAL) if original else None)
     return keyboard
 
 

@@ -148,12 +148,16 @@ def refused_image(reason: str, details: dict[str, object] | None = None) -> str:
     return _("I can't use this picture: {why} Please send another one.").format(why=why)
 
 
+def _day_count(days: float) -> int:
+    """The number `ngettext` gets for `days`: a fraction of a day takes the form of 2 in both languages
+    ("0.5 days", "0,5 дня")."""
+    return int(days) if days == int(days) else 2
+
+
 def forgotten_result(days: float) -> str:
-    # a fraction of a day takes the form of 2 in both languages ("0.5 days", "0,5 дня")
-    count = int(days) if days == int(days) else 2
     return ngettext("I no longer have that picture (I keep results for {days} day). Please send your photo again.",
                     "I no longer have that picture (I keep results for {days} days). Please send your photo "
-                    "again.", count).format(days=f"{days:g}")
+                    "again.", _day_count(days)).format(days=f"{days:g}")
 
 
 def rate_limited(per_hour: int, seconds: float) -> str:
@@ -277,11 +281,9 @@ def full_quality(width: int, height: int) -> str:
 
 
 def full_quality_gone(days: float) -> str:
-    # a fraction of a day takes the form of 2 in both languages, as in `forgotten_result`
-    count = int(days) if days == int(days) else 2
     return ngettext("I no longer keep that picture's full-quality file (I keep them for {days} day).",
                     "I no longer keep that picture's full-quality file (I keep them for {days} days).",
-                    count).format(days=f"{days:g}")
+                    _day_count(days)).format(days=f"{days:g}")
 
 
 def upscale_too_large(side: int, limit: int) -> str:
