@@ -8,8 +8,8 @@ baseline); then each method carries that painting to the output size, measured t
 - ``srgan``: SRGAN x4, then Lanczos to the output size (what "Upscale x4" did);
 - ``x4``: the compact x4 upscaler (`superres.compact`, realesr-general-x4v3), then Lanczos; no photo detail;
 - ``new``: the bots' path (`transfer.resolution.Enlarger`): ``x4`` plus the photo's finer detail; for gatys
-  its own run: the preset's levels at 512 px, then `REFINE_STEPS` evaluations at the output size (up to
-  `REFINE_SIDE`, carried beyond by the enlarger);
+  its own run: `WORKING_SHARE` of the preset's levels at 512 px, then `REFINE_STEPS` evaluations at the
+  output size (up to `REFINE_SIDE`, carried beyond by the enlarger) from the painting carried there;
 - ``direct``: the engine asked for the full size at once (gatys only at 1024 px: the reference, the VGG19
   preset's 160 evaluations at full size; the classic tutorial's 300 would take about twice as long).
 
@@ -98,8 +98,8 @@ def _paint(engine: str, photo: Any, style_path: str, side: int, working: int | N
 
     enlarger = Enlarger(Upscaler())
     settings = TransferSettings(size=min(side, REFINE_SIDE), upscale=True, working=working)
-    return lambda timer: _timed(timer, lambda: enlarger.carry(transfer.run(photo, Image.open(style_path), settings),
-                                                              photo, photo.size))
+    return lambda timer: _timed(timer, lambda: enlarger.carry(
+        transfer.run(photo, Image.open(style_path), settings, carry=enlarger.carry), photo, photo.size))
 
 
 def _timed(timer: Stopwatch, work: Any) -> Any:

@@ -13,7 +13,7 @@ from bench.evaluate import Evaluator
 from transfer import Cancelled, ImageError, Progress, StyleTransfer, TransferSettings
 from transfer.levels import Level, LevelProgress
 from transfer.presets import VGG19_PRESET
-from transfer.resolution import REFINE_STEPS
+from transfer.resolution import REFINE_STEPS, WORKING_SHARE
 from transfer.strips import strips
 
 SIZE = 128
@@ -225,17 +225,47 @@ def test_a_given_start_image_is_where_the_first_level_starts(vgg, photo, paintin
 
 
 def test_a_working_size_paints_there_and_refines_at_the_result_size(vgg, photo, painting):
-    """`working`: the preset's levels at the working size, then REFINE_STEPS at the result's size; with a
-    step budget the refining level takes its share of it."""
+    """`working`: WORKING_SHARE of the preset's levels at the working size, then REFINE_STEPS at the result's
+    size; with a step budget the refining level takes its share of it."""
+    painting_steps = round(WORKING_SHARE * 160)  # the VGG19 preset: 40 at 1/2, 120 at the full size
     assert vgg._plan((1024, 768), TransferSettings(size=1024, working=512)) == [
-        Level((256, 192), 40), Level((512, 384), 120), Level((1024, 768), REFINE_STEPS)]
+        Level((256, 192), round(painting_steps / 4)), Level((512, 384), round(painting_steps * 3 / 4)),
+        Level((1024, 768), REFINE_STEPS, refining=True)]
+    refine = round(20 * REFINE_STEPS / (painting_steps + REFINE_STEPS))
     assert vgg._plan((1024, 768), TransferSettings(size=1024, steps=20, working=512)) == [
-        Level((256, 192), 4), Level((512, 384), 12), Level((1024, 768), 4)]
+        Level((256, 192), round((20 - refine) / 4)), Level((512, 384), round((20 - refine) * 3 / 4)),
+        Level((1024, 768), refine, refining=True)]
     assert vgg._plan((400, 300), TransferSettings(size=400, working=512)) == [  # smaller than the working size
         Level((200, 150), 40), Level((400, 300), 120)]
     levels = []
     result = vgg.run(photo, painting, TransferSettings(size=160, steps=4, working=64, upscale=True),
                      progress=lambda p: levels.append(p.step))
     assert result.size == (160, 106) and levels[-1] == 4
-    with pytest.raises(ValueError, match="working size"):
-        TransferSettings(working=16)
+
+
+def test_the_refining_level_starts_from_the_carried_painting_back_projected(vgg, photo, painting):
+    """`carry` brings the working painting to the result's size and the refining level starts from what it
+    gave, made to reduce to the working painting: a 1 px checker the carry laid over the right half is
+    still there after the one evaluation (which only scores the start), and the result reduced to the
+    working size is the working painting."""
+    calls = []
+
+    def carry(working: Image.Image, content: Image.Image, size: tuple[int, int], cancel=None) -> Image.Image:
+        calls.append((working, size))
+        carried = np.asarray(working.resize(size, Image.Resampling.BICUBIC), dtype=float)
+        checker = 40.0 * (np.indices(carried.shape[:2]).sum(axis=0) % 2 * 2 - 1)
+        carried[:, size[0] // 2:] += checker[:, size[0] // 2:, None]
+        return Image.fromarray(np.clip(carried, 0, 255).astype(np.uint8))
+
+    settings = TransferSettings(size=256, steps=3, working=64, upscale=True, refine_steps=1)
+    result = vgg.run(photo, painting, settings, carry=carry)
+    [(working, size)] = calls
+    assert max(working.size) == 64 and size == result.size == (256, 170)
+    reduced = np.asarray(result.resize(working.size, Image.Resampling.BILINEAR), dtype=float)
+    assert np.abs(reduced - np.asarray(working, dtype=float)).mean() < 3  # clipped at black and white
+
+    def roughness(pixels: np.ndarray) -> float:
+        return float(np.abs(np.diff(pixels, axis=1)).mean())
+
+    pixels = np.asarray(result, dtype=float)
+    assert roughness(pixels[:, 136:]) > 3 * roughness(pixels[:, :120])

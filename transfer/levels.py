@@ -17,10 +17,12 @@ SKETCH_STEP = 10  # a coarse first level also sends a preview after this many ev
 
 @dataclass
 class Level:
-    """One level of a run: the image size it optimises and its evaluations."""
+    """One level of a run: the image size it optimises and its evaluations; `refining`: it refines a working
+    painting at the result's size (`TransferSettings.working`), starting from that painting carried there."""
 
     size: tuple[int, int]
     steps: int
+    refining: bool = False
 
 
 class LevelProgress:

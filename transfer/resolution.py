@@ -11,10 +11,11 @@ brush (`BRUSH_SIDES`), and `Enlarger` carries that painting to the output size:
 2. then the photo's own detail that the working size could not hold (the photo minus its working-size
    copy brought back up) is laid over the luminance, `DETAIL` of it.
 
-Gatys first refines its working painting at the result's size (`REFINE_STEPS` evaluations, up to
-`REFINE_SIDE`; `TransferSettings.working`), as coarse-to-fine optimisation does: carried alone, its
-likeness to the painting stayed far from Gatys run directly at that size (amber + candy at 1024 px:
-likeness@512 5176 and 100% crops 7643 against the direct run's 264 and 107; refined: 442 and 139).
+Gatys then refines its working painting at the result's size (`REFINE_STEPS` evaluations, up to
+`REFINE_SIDE`; `TransferSettings.working`), as coarse-to-fine optimisation does, starting from the carried
+painting made consistent with the working one (`back_project`): carried alone, its likeness to the
+painting stayed far from Gatys run directly at that size (amber + candy at 1024 px: likeness@512 5176,
+100% crops 7643, against the direct run's 264 and 107).
 
 Measured with `python -m bench hires` (amber + udnie at 1024 px, quick version): against bicubic, the x4
 network brought the detail score from 6.48 to 5.98 and the likeness of 100% crops from 2919 to 1308, and
@@ -32,8 +33,9 @@ from PIL import Image
 from transfer.images import fit_size
 from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
 
-__all__ = ["BRUSH_SIDES", "BRUSHES", "DEFAULT_BRUSH", "DETAIL", "REFINE_SIDE", "REFINE_STEPS", "check_brush",
-           "output_size", "working_size", "with_photo_detail", "Enlarger", "X4Upscaler"]
+__all__ = ["BRUSH_SIDES", "BRUSHES", "DEFAULT_BRUSH", "DETAIL", "REFINE_SIDE", "REFINE_STEPS", "WORKING_SHARE",
+           "back_project", "check_brush", "output_size", "working_size", "with_photo_detail", "Enlarger",
+           "X4Upscaler"]
 
 # The working long side per brush: the bigger the working picture, the smaller the strokes on the result.
 # medium is the size every engine was tuned at (the Gatys presets, the README's benchmarks); fine and bold
@@ -44,11 +46,16 @@ DEFAULT_BRUSH = "medium"
 # Gatys refines its working painting at the result's size up to this long side (`TransferSettings.working`),
 # and the enlarger carries it further: a refining level's memory and time grow with its pixels (the content
 # target, L-BFGS's pairs, the strips). Measured (`bench hires`, amber + candy, 2 cores, bfloat16, default
-# strips): at 1024 px about 200 s and a worker peak of 1.55 GB; at 1280 px over 335 s and 1.89 GB.
+# strips): an evaluation at 1024 px takes 3.6 s, 4.6x one at 512 px; at 1280 px the worker peaked at 1.89 GB.
 REFINE_SIDE = 1024
-# Evaluations of that refining level: it starts from the sharp photo plus the working painting's change,
-# upsampled (as every level of the engine), and only has to make the strokes crisp at the result's size
-REFINE_STEPS = 40
+# Evaluations of that refining level, and the share of the preset's evaluations the working painting keeps
+# when one follows. Measured on amber + candy at 1024 px (the direct run: detail 12.34, likeness@512 264,
+# 100% crops 107, in 8 minutes), refining from the bicubic start of every other level, 40 evaluations gave
+# 13.87 / 576 / 222; from the carried painting, back-projected, 20 gave 12.89 / 287 / 213, 30 gave
+# 12.80 / 191 / 159 and 40 12.85 / 148 / 162: so 30, and the working painting shortened to pay for them.
+REFINE_STEPS = 30
+WORKING_SHARE = 0.6
+BACK_PROJECTION_ROUNDS = 4  # each halves what is left of the difference at the working size, or better
 DETAIL = 1.0  # the share of the photo's finer-than-working-size detail laid over the carried painting
 
 
@@ -126,6 +133,26 @@ def with_photo_detail(result: Image.Image, photo: Image.Image, working: tuple[in
     luma = np.asarray(y, dtype=np.float32) + share * detail
     merged = Image.merge("YCbCr", (Image.fromarray(np.clip(luma + 0.5, 0, 255).astype(np.uint8), "L"), cb, cr))
     return merged.convert("RGB")
+
+
+def back_project(result: Image.Image, painting: Image.Image, rounds: int = BACK_PROJECTION_ROUNDS) -> Image.Image:
+    """`result` corrected so that, reduced to `painting`'s size, it is `painting` (iterative back-projection).
+
+    Reduced as the engines size their levels (Pillow's bilinear); each round adds the remaining difference
+    brought up with bicubic. Gatys' working painting holds its likeness in pixel-level texture that any
+    carrying softens (carried alone, amber + candy: likeness@512 5176; back-projected: 100, and the 100%
+    crops 7643 -> 2271): the refining level then starts from the painting's own look at the working size.
+    """
+    planes = []
+    for big, small in zip(result.convert("RGB").split(), painting.convert("RGB").split()):
+        values = np.asarray(big, dtype=np.float32)
+        target = np.asarray(small, dtype=np.float32)
+        for _ in range(rounds):
+            reduced = np.asarray(Image.fromarray(values, "F").resize(painting.size, Image.Resampling.BILINEAR))
+            values = values + np.asarray(Image.fromarray(target - reduced, "F").resize(result.size,
+                                                                                      Image.Resampling.BICUBIC))
+        planes.append(Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8), "L"))
+    return Image.merge("RGB", planes)
 
 
 def _luma(image: Image.Image) -> np.ndarray:

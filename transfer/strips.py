@@ -105,6 +105,8 @@ def _grams(extractor: FeatureExtractor, image: Tensor, layers: list[str], strip_
     wanted = content.layers if content is not None else layers
     for strip, features in _run(extractor, image, wanted, strip_pixels):
         if content is not None:
+            if content.pulse is not None:
+                content.pulse()
             error = error + content.strip_content(strip, features)
         for name in layers:
             owned = strip.owned(features[name], extractor.strides[name])
@@ -153,8 +155,9 @@ class GatysTerms:
 
     def __init__(self, extractor: FeatureExtractor, content_targets: Mapping[str, Tensor],
                  content_weights: Mapping[str, float], style_layers: list[str],
-                 strip_pixels: int = STRIP_PIXELS) -> None:
+                 strip_pixels: int = STRIP_PIXELS, pulse: Callable[[], object] | None = None) -> None:
         self.extractor = extractor
+        self.pulse = pulse  # called at every strip, its answer ignored: a caller's heartbeat inside a step
         self.content_targets = {name: _compact(target) for name, target in content_targets.items()}
         self.content_weights = dict(content_weights)
         self.style_layers = list(style_layers)
@@ -218,6 +221,8 @@ class _GatysTermsFunction(torch.autograd.Function):
         terms: GatysTerms = ctx.terms
         grad = torch.zeros_like(image)
         for strip in strips(*image.shape[-2:], terms.extractor, terms.strip_pixels):
+            if terms.pulse is not None:
+                terms.pulse()
             with torch.enable_grad():
                 piece = image[..., strip.in_start:strip.in_end, :].detach().requires_grad_(True)
                 features = terms.extractor(piece, terms.layers)

@@ -28,10 +28,10 @@ from transfer.strips import GatysTerms, device_strip_pixels, strip_features, str
 from transfer.precision import network_dtype
 from transfer.presets import LEARNING_RATES, RESNET50_PRESET, VGG19_PRESET, Preset, Scale
 from transfer.progress import CancelCheck, ProgressCallback
-from transfer.resolution import REFINE_STEPS
+from transfer.resolution import REFINE_STEPS, WORKING_SHARE, Enlarger, back_project
 from transfer.universal import UniversalStylizer
 
-__all__ = ["StyleTransfer", "TransferSettings"]
+__all__ = ["StyleTransfer", "TransferSettings", "Carry"]
 
 SPIKE_FACTOR = 2.0  # a loss this many times the best so far is a divergence, not noise
 MIN_HISTORY = 5  # fewer L-BFGS pairs than this and its curvature model is no better than gradient descent
@@ -39,6 +39,8 @@ MIN_HISTORY = 5  # fewer L-BFGS pairs than this and its curvature model is no be
 # tutorial (torchvision's Resize). Its softer targets are met in fewer steps than Lanczos' sharper ones
 # (at 256 px, 120 steps: 54 against 66 on the classic objective, each against its own targets).
 RESAMPLE = Image.Resampling.BILINEAR
+# carries a working painting to a size, given the photo: `transfer.resolution.Enlarger.carry` is one
+Carry = Callable[..., Image.Image]
 
 
 @dataclass(frozen=True)
@@ -152,13 +154,18 @@ class StyleTransfer:
 
     def run(self, content: ImageSource, style: ImageSource | Sequence[ImageSource],
             settings: TransferSettings | None = None, progress: ProgressCallback | None = None,
-            cancel: CancelCheck | None = None, start: ImageSource | None = None) -> Image.Image:
+            cancel: CancelCheck | None = None, start: ImageSource | None = None,
+            carry: Carry | None = None) -> Image.Image:
         """The content repainted in the style; raises `ImageError` for bad images, `Cancelled` if cancelled.
 
         `start`: the image the first level starts from instead of the photo (resized to it). Without one,
         a preset with `warm_start` starts from the quick universal result (`transfer.universal`) unless
         `settings.warm_start` is off or the fast schedule runs: the optimisation then only refines a
         picture that already has the painting's colours and textures.
+
+        `carry(painting, photo, size, cancel=...)` brings a working painting (`TransferSettings.working`) to
+        the result's size for its refining level (None: Lanczos plus the photo's detail, `Enlarger`); the
+        refining level starts from that, back-projected onto the working painting (`back_project`).
         """
         settings = settings or TransferSettings()
         content_img = load_image(content)
@@ -180,7 +187,11 @@ class StyleTransfer:
         previous = None  # the previous level's content target
         for level in levels:
             target = image_to_tensor(content_img.resize(level.size, RESAMPLE), self.device)
-            if image is None and start_img is not None:
+            if level.refining and image is not None:
+                painting = tensor_to_image(image)
+                carried = (carry or Enlarger(None).carry)(painting, content_img, level.size, cancel=cancel)
+                image = image_to_tensor(back_project(carried, painting), self.device)
+            elif image is None and start_img is not None:
                 image = image_to_tensor(start_img.resize(level.size, RESAMPLE), self.device)
             elif image is None or previous is None:
                 # the photo itself, as in the classic algorithm: seeded noise here measurably worsened the
@@ -193,7 +204,7 @@ class StyleTransfer:
                                        align_corners=False)
                 image = (target + change).clamp_(0, 1)
             previous = target
-            objective = self._objective(target, styles, blend, max(level.size), settings)
+            objective = self._objective(target, styles, blend, max(level.size), settings, cancel)
             image = self._optimise(image, objective, level.steps, settings, tracker)
             tracker.level_done(image)
         result = tensor_to_image(image)
@@ -204,11 +215,14 @@ class StyleTransfer:
         level at the result's size (`TransferSettings.working`)."""
         if settings.working is not None and settings.working < max(final):
             working = fit_size(final, settings.working)
-            refine = settings.refine_steps if settings.steps is None else max(1, round(
-                settings.steps * settings.refine_steps / (self.default_steps(settings.fast) + settings.refine_steps)))
-            painting = replace(settings, working=None, steps=None if settings.steps is None else
-                               max(1, settings.steps - refine))
-            return [*self._plan(working, painting), Level(final, refine)]
+            # the working painting gets WORKING_SHARE of the preset's evaluations (`transfer.resolution`)
+            painting_steps = round(WORKING_SHARE * self.default_steps(settings.fast))
+            refine = settings.refine_steps
+            if settings.steps is not None:  # shared out in the same proportion
+                refine = max(1, round(settings.steps * refine / (painting_steps + refine)))
+                painting_steps = max(1, settings.steps - refine)
+            painting = replace(settings, working=None, steps=painting_steps)
+            return [*self._plan(working, painting), Level(final, refine, refining=True)]
         scales = self.preset.fast_scales if settings.fast else self.preset.scales
         if settings.levels is not None:
             total = sum(s.steps for s in scales)
@@ -229,7 +243,9 @@ class StyleTransfer:
         return levels
 
     def _objective(self, content: Tensor, styles: list[Image.Image], blend: list[float], long_side: int,
-                   settings: TransferSettings) -> Callable[[Tensor], Tensor]:
+                   settings: TransferSettings, cancel: CancelCheck | None = None) -> Callable[[Tensor], Tensor]:
+        """The loss of an image at this level; `cancel` is also called at every strip (a caller's heartbeat:
+        at 1024 px one evaluation takes seconds), its answer left to the next evaluation's check."""
         preset = self.preset
         style_layers = list(preset.style_layers)
         content_targets = strip_features(self.extractor, content, list(preset.content_layers), self.strip_pixels)
@@ -237,7 +253,8 @@ class StyleTransfer:
         style_grams = [strip_grams(self.extractor, image_to_tensor(s, self.device), style_layers, self.strip_pixels)
                        for s in sized]
         style_loss = StyleLoss.blended(style_grams, blend, preset.style_layers)
-        terms = GatysTerms(self.extractor, content_targets, preset.content_layers, style_layers, self.strip_pixels)
+        terms = GatysTerms(self.extractor, content_targets, preset.content_layers, style_layers, self.strip_pixels,
+                           pulse=cancel)
         style_weight = preset.style_weight * settings.style_strength
 
         def objective(image: Tensor) -> Tensor:

@@ -30,6 +30,7 @@ from transfer.images import ImageSource
 from transfer.instant import InstantStylizer
 from transfer.progress import CancelCheck, ProgressCallback
 from transfer.resolution import Enlarger
+from transfer.style_transfer import Carry
 from transfer.universal import UniversalStylizer
 from weights import WeightsError
 
@@ -52,7 +53,8 @@ class StyleEngine(Protocol):
     """Repaints a content image in the style of another (`transfer.StyleTransfer` is one)."""
 
     def run(self, content: ImageSource, style: ImageSource, settings: TransferSettings | None = None,
-            progress: ProgressCallback | None = None, cancel: CancelCheck | None = None) -> Image.Image: ...
+            progress: ProgressCallback | None = None, cancel: CancelCheck | None = None,
+            carry: Carry | None = None) -> Image.Image: ...
 
 
 class InstantEngine(Protocol):

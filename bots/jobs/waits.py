@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from bots.common.lanes import PRIOR_KEY
 from bots.common.requests import PREVIEW_SIDE
-from transfer.resolution import BRUSH_SIDES, DEFAULT_BRUSH, REFINE_SIDE, REFINE_STEPS
+from transfer.resolution import BRUSH_SIDES, DEFAULT_BRUSH, REFINE_SIDE, REFINE_STEPS, WORKING_SHARE
 
 __all__ = ["LaneLimits", "prior_seconds", "stamp", "Calibration", "starts", "left_of", "refusal",
            "retry_after"]
@@ -82,11 +82,14 @@ def prior_seconds(kind: str, request: Mapping[str, Any] | None, default_size: in
     if kind == "paint":  # painted at the working size, refined at the result's (up to REFINE_SIDE), carried
         backbones = request.get("backbones") or ["vgg19"]
         refined = min(size, REFINE_SIDE)
-        refining = REFINE_STEPS / PRESET_STEPS * refined * refined / 1e6 if refined > working else 0.0
+        painted, start = megapixels, 0.0
+        if refined > working:  # a share of the preset at the working size, carried up and refined there
+            painted = WORKING_SHARE * megapixels + REFINE_STEPS / PRESET_STEPS * refined * refined / 1e6
+            start = SECONDS_PER_MEGAPIXEL["carry"] * megapixels
         carry = (SECONDS_PER_MEGAPIXEL["carry"] * refined * refined / 1e6 + SECONDS_PER_MEGAPIXEL["finish"] * size
                  * size / 1e6 if size > refined else 0.0)
-        return FIXED_SECONDS + sum(SECONDS_PER_MEGAPIXEL.get(b, SECONDS_PER_MEGAPIXEL["vgg19"])
-                                   * (megapixels + refining) + carry for b in backbones)
+        return FIXED_SECONDS + sum(SECONDS_PER_MEGAPIXEL.get(b, SECONDS_PER_MEGAPIXEL["vgg19"]) * painted + start
+                                   + carry for b in backbones)
     if kind == "upscale":
         return FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["upscale"] * size * size / 1e6
     return FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["quick"] * megapixels + carry

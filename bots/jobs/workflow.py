@@ -66,9 +66,12 @@ class TransferWorkflow:
         transfer = transfer_settings(settings, max(refined), side, self.steps)
         titles = [texts.painting(backbone.label, n, len(backbones)) for n, backbone in enumerate(backbones, 1)]
 
+        carry = self.engines.enlarger.carry if self.engines.enlarger is not None else None
+
         def run(stage: int, progress: ProgressCallback) -> Image.Image:
             return self._at_size(lambda painting: self.engines.styles[backbones[stage]].run(
-                photo, style, transfer, progress=painting, cancel=cancel), photo, size, "paint", progress, cancel)
+                photo, style, transfer, progress=painting, cancel=cancel, carry=carry), photo, size, "paint",
+                progress, cancel)
 
         return [Painting(backbone, image, seconds)
                 for backbone, (image, seconds) in zip(backbones, _in_stages(titles, run, report))]
