@@ -10,7 +10,7 @@ FROM python:3.11-slim
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    STYLEBOT_WEIGHTS_DIR=/weights STYLEBOT_DATA_DIR=/data STYLEBOT_OFFLINE=1
+    STYLEBOT_WEIGHTS_DIR=/weights STYLEBOT_DATA_DIR=/data STYLEBOT_OFFLINE=1 STYLEBOT_HEALTH_LISTEN=0.0.0.0:8080
 
 WORKDIR /app
 RUN pip install --index-url "$TORCH_INDEX" torch==2.14.1 torchvision==0.29.1
@@ -22,3 +22,6 @@ VOLUME ["/data"]
 
 # The chat process by default; compose.yaml runs workers with `python -m bots.worker`.
 CMD ["python", "run_full.py"]
+# Its /healthz (README, "Operating the bot"): the update loop, the store and the workers answer
+HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=5).status != 200)"]

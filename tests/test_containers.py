@@ -2,6 +2,7 @@
 starts as they expect, and that nothing secret or heavy goes into the image."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -14,8 +15,15 @@ REPO = Path(__file__).resolve().parents[1]
 def _commands() -> list[list[str]]:
     """The exec-form commands of compose.yaml's services and the Dockerfile's CMD."""
     text = (REPO / "compose.yaml").read_text() + (REPO / "Dockerfile").read_text()
-    return [re.findall(r'"([^"]*)"', found) for found in re.findall(r'(?:command:|CMD) (\[[^\]]*\])', text)
+    return [re.findall(r'"([^"]*)"', found) for found in re.findall(r'(?:command:|\nCMD) (\[[^\]]*\])', text)
             if '"python"' in found]
+
+
+def healthchecks() -> list[list[str]]:
+    """The exec-form health check commands of compose.yaml and the Dockerfile (without "CMD")."""
+    text = (REPO / "compose.yaml").read_text() + (REPO / "Dockerfile").read_text()
+    found = re.findall(r'test: \["CMD", (.*)\]\n', text) + re.findall(r'    CMD \[(.*)\]\n', text)
+    return [json.loads(f"[{command}]") for command in found]
 
 
 def test_every_command_the_containers_run_starts(tmp_path: Path) -> None:

@@ -22,7 +22,9 @@ from requests import RequestException, Timeout
 from telebot import TeleBot
 from telebot.apihelper import ApiException, ApiHTTPException, ApiTelegramException
 
-__all__ = ["Delivery", "retry_delay"]
+from bots.common import metrics
+
+__all__ = ["Delivery", "retry_delay", "retry_labels"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,6 +44,27 @@ def retry_delay(exc: BaseException) -> float | None:
     if isinstance(exc, (RequestsConnectionError, Timeout)):
         return 0.0
     return None
+
+
+def retry_labels(exc: BaseException) -> tuple[str, str]:
+    """(Bot API method, kind of error) of a failed call, for the retry counter: the method from telebot's
+    exception or the request's URL (its last part: the token is before it), the error as 429, 5xx,
+    connection or timeout."""
+    method = getattr(exc, "function_name", None)
+    request = getattr(exc, "request", None)
+    if not method and request is not None and getattr(request, "url", None):
+        method = str(request.url).split("?")[0].rsplit("/", 1)[-1]
+    if isinstance(exc, Timeout):
+        error = "timeout"
+    elif isinstance(exc, RequestsConnectionError):
+        error = "connection"
+    elif isinstance(exc, ApiTelegramException):
+        error = "429" if exc.error_code == 429 else "5xx"
+    elif isinstance(exc, ApiHTTPException):
+        error = "429" if exc.result.status_code == 429 else "5xx"
+    else:
+        error = type(exc).__name__
+    return method or "unknown", error
 
 
 @dataclass
@@ -68,7 +91,9 @@ class Delivery:
                 pause = max(asked, backoff)
                 if self.clock() + pause > deadline:
                     log.error("gave up delivering %s after %d attempts: %s", what, attempt, exc)
+                    metrics.count_given_up()
                     raise
+                metrics.count_retry(*retry_labels(exc))
                 log.warning("delivering %s failed (attempt %d: %s); trying again in %.1f s", what, attempt,
                             exc, pause)
                 self.sleep(pause)

@@ -26,20 +26,22 @@ from bots.chat.commands import Commands
 from bots.chat.conversation import Flow
 from bots.chat.filters import CallbackDataFilter, StateFilterWithoutStore
 from bots.chat.groups import ignore, not_for
+from bots.chat.health import Health, HealthServer
 from bots.chat.painting import PaintingFlow
 from bots.chat.parts import ChatParts
 from bots.chat.webhook import Webhook, drop_webhook
-from bots.common import texts
+from bots.common import metrics, texts
 from bots.common.backbone import Backbone
 from bots.common.i18n import speaking
 from bots.jobs.runner import RunnerUnavailable
-from bots.store import StoreError
+from bots.store import StoreError, StoreFull
 
 __all__ = ["ChatBot"]
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 20  # long-polling timeout of getUpdates
 Update = TypeVar("Update", Message, CallbackQuery, Album)
+T = TypeVar("T")
 
 
 class ChatBot:
@@ -53,7 +55,10 @@ class ChatBot:
         self.parts = parts
         self.config, self.store, self.telegram = parts.config, parts.store, parts.telegram
         self.guard, self.runner, self.admission = parts.guard, parts.runner, parts.admission
-        self.webhook = Webhook(self.telegram, self.config) if self.config.webhook_url else None
+        self.health = Health(self.config, self.store, self.runner)
+        self.webhook = Webhook(self.telegram, self.config, self.health.app) if self.config.webhook_url else None
+        self.health_server = (HealthServer(self.health, self.config.health_listen)
+                              if self.config.health_listen and self.webhook is None else None)
         self.telegram.add_custom_filter(StateFilterWithoutStore(self.telegram))
         self.telegram.add_custom_filter(CallbackDataFilter())
         self.commands, self.flow = Commands(parts), PaintingFlow(parts)
@@ -68,9 +73,12 @@ class ChatBot:
         check_token(self.telegram)
         if self.webhook is not None:
             self.webhook.open()
+        if self.health_server is not None:
+            self.health_server.start()
         _private_folder(self.config.temp_dir)
+        metrics.reset_folder(self.config.metrics_dir)
         self.runner.start()
-        self._started = True
+        self._started = self.health.started = True
         if self.runner.resumes_journal:
             self.admission.resume()
 
@@ -87,6 +95,8 @@ class ChatBot:
         drop_webhook(self.telegram)  # Telegram refuses getUpdates while a webhook is set
         log.info("%s is polling for updates", type(self).__name__)
         self.guard.on_give_up = self.telegram.stop_polling
+        self.telegram.get_updates = _reporting(self.telegram.get_updates, self.health.polled)
+        self.health.polled()
         self.telegram.infinity_polling(timeout=POLL_SECONDS + 10, long_polling_timeout=POLL_SECONDS,
                                        logger_level=None)
 
@@ -98,11 +108,14 @@ class ChatBot:
     def stop(self, timeout: float | None = 30) -> None:
         """Stop polling (or serving the webhook) and the workers. Unfinished jobs stay in the journal: the next
         start runs them."""
+        self.health.stopping = True
         self.telegram.stop_polling()
         if self.webhook is not None:
             self.webhook.stop()
         self.albums.flush()
         self.runner.shutdown(timeout)
+        if self.health_server is not None:
+            self.health_server.stop()
 
     def _register_handlers(self) -> None:
         """Order matters: telebot runs the first handler whose filters match."""
@@ -140,6 +153,10 @@ class ChatBot:
             with speaking(self.parts.language(update.from_user)):
                 try:
                     handler(update)
+                except StoreFull as exc:  # comes back by itself once space is freed
+                    log.warning("%s: %s", handler.__name__, exc)
+                    metrics.count_disk_full()
+                    say(self.telegram, chat_id, texts.STORAGE_FULL)
                 except (StoreError, RunnerUnavailable) as exc:  # the distributed mode's Redis is down
                     log.warning("%s: %s", handler.__name__, exc)
                     say(self.telegram, chat_id, texts.BUSY)
@@ -148,6 +165,17 @@ class ChatBot:
                     say(self.telegram, chat_id, texts.HANDLER_FAILED)
 
         return guarded
+
+
+def _reporting(get_updates: Callable[..., T], polled: Callable[[], None]) -> Callable[..., T]:
+    """telebot's getUpdates call, telling `polled` each time the polling loop makes it (`/healthz`): telebot
+    offers no hook on its loop, and its loop calls this method of the instance."""
+    @functools.wraps(get_updates)
+    def reporting(*args: object, **kwargs: object) -> T:
+        polled()
+        return get_updates(*args, **kwargs)
+
+    return reporting
 
 
 def _private_folder(folder: os.PathLike) -> None:

@@ -34,6 +34,7 @@ from telebot import TeleBot
 from telebot.apihelper import ApiException, ApiTelegramException
 from telebot.types import Update
 
+from bots.chat.health import PATHS
 from bots.common.config import BotConfig, ConfigError
 
 __all__ = ["ALLOWED_UPDATES", "Webhook", "drop_webhook"]
@@ -51,13 +52,15 @@ class Webhook:
     """The bot's HTTP endpoint: `open()` binds it and registers it with Telegram, `serve()` answers Telegram's
     posts until `stop()` (or, in the main thread, Ctrl-C or SIGTERM)."""
 
-    def __init__(self, telegram: TeleBot, config: BotConfig) -> None:
+    def __init__(self, telegram: TeleBot, config: BotConfig, health: Callable[..., Awaitable[None]] | None = None
+                 ) -> None:
         import uvicorn  # here, not at the top: a polling bot never loads the server (and asyncio)
 
         if not (config.webhook_url and config.webhook_secret):
             raise ValueError("a webhook needs a URL and a secret")
         self.telegram, self.url, self.listen = telegram, config.webhook_url, config.webhook_listen
         self._secret = config.webhook_secret.encode()
+        self._health = health  # the ASGI app of GET /healthz, /readyz, /metrics (`bots.chat.health`)
         self._socket: socket.socket | None = None
         self._stopping = threading.Event()
         # no access log, and the process's logging left alone: uvicorn's own lines go through the bot's handler
@@ -125,7 +128,10 @@ class Webhook:
         self._server.should_exit = True
 
     async def _app(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        """One request: 403 without the right secret, else 200 as soon as telebot has queued the update."""
+        """One request: 403 without the right secret, else 200 as soon as telebot has queued the update; a
+        GET goes to the health checks."""
+        if scope["method"] == "GET" and self._health is not None and scope["path"] in PATHS:
+            return await self._health(scope, receive, send)
         if scope["method"] != "POST":
             return await _answer(send, 405, (b"allow", b"POST"))
         if not hmac.compare_digest(dict(scope["headers"]).get(SECRET_HEADER, b""), self._secret):

@@ -30,6 +30,11 @@ DEFAULT_UPSCALE_MAX_SIDE = 4096  # a x4 result's long side at most: 4096 px is a
 DEFAULT_LISTEN = ("0.0.0.0", 8443)  # where the webhook's HTTP server binds, behind the TLS proxy
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook's secret_token
 MEMORY_LIMIT_SETTING = "STYLEBOT_MEMORY_LIMIT"
+# A working job's worker beats at every cancel check (each Gatys strip, upscaler tile, network pass) and
+# every second of a delivery's backoff; the longest silence is then one Bot API call (up to
+# STYLEBOT_TELEGRAM_TIMEOUT, 60 s, plus connecting) or one strip of a slow CPU (seconds): 150 s leaves
+# more than twice the longest.
+DEFAULT_STALL_AFTER = 150.0
 MIN_MEMORY_LIMIT_MB = 256  # below it not even the import baselines fit: surely a typo (bytes? GB?)
 
 
@@ -129,14 +134,13 @@ def _precision(env: Mapping[str, str]) -> str:
         raise ConfigError(str(exc)) from None
 
 
-def _listen(text: str) -> tuple[str, int]:
-    """STYLEBOT_WEBHOOK_LISTEN as (host, port); an IPv6 host in brackets, e.g. [::]:8443."""
+def _listen(text: str, name: str = "STYLEBOT_WEBHOOK_LISTEN") -> tuple[str, int]:
+    """The setting `name`'s host:port as (host, port); an IPv6 host in brackets, e.g. [::]:8443."""
     host, _, port = text.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if not host or any(c.isspace() for c in host) or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ConfigError(f"STYLEBOT_WEBHOOK_LISTEN must be host:port such as 0.0.0.0:8443 or [::]:8443, "
-                          f"not {text!r}")
+        raise ConfigError(f"{name} must be host:port such as 0.0.0.0:8443 or [::]:8443, not {text!r}")
     return host, int(port)
 
 
@@ -206,9 +210,13 @@ class BotConfig:
     precision: str = "auto"  # what the networks compute in: auto (bfloat16 where native), float32, bfloat16
     redis_url: str | None = field(default=None, repr=False)  # distributed mode; None: one host (may hold a password)
     redeliver_after: float = 3600.0  # seconds before a lost worker's job goes to another (distributed mode)
+    stall_after: float = DEFAULT_STALL_AFTER  # seconds without a heartbeat before a job's worker is killed
+    deadline_factor: float = 4.0  # a running job is killed past this multiple of its estimate...
+    deadline_min: float = 600.0  # ...or past these seconds, whichever is later
     webhook_url: str | None = None  # public https:// address Telegram posts updates to; None: long polling
     webhook_secret: str | None = field(default=None, repr=False)  # Telegram sends it back in a header; never logged
     webhook_listen: tuple[str, int] = DEFAULT_LISTEN  # where the webhook's HTTP server binds (port 0: any free one)
+    health_listen: tuple[str, int] | None = None  # /healthz, /readyz, /metrics when polling; None: not served
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -216,6 +224,15 @@ class BotConfig:
             object.__setattr__(self, "sizes", tuple(sorted({*self.sizes, self.default_size})))
         if self.temp_dir is None:
             object.__setattr__(self, "temp_dir", self.data_dir / "tmp")
+
+    def job_deadline(self, estimate: float) -> float:
+        """Seconds a job expected to take `estimate` may run before its worker is killed as hung."""
+        return max(self.deadline_min, self.deadline_factor * estimate)
+
+    @property
+    def metrics_dir(self) -> Path:
+        """Where worker processes count their metrics (`bots.common.metrics`), emptied at each start."""
+        return self.data_dir / "metrics"
 
     def job_folder(self, job_id: int) -> Path:
         """The private folder of a job's files (its worker deletes it at the end; the supervisor too when a
@@ -248,6 +265,7 @@ class BotConfig:
         temp = env.get("STYLEBOT_TMP_DIR", "").strip()
         data = env.get("STYLEBOT_DATA_DIR", "").strip() or "data"
         webhook_url, webhook_secret, webhook_listen = _webhook(env)
+        health = env.get("STYLEBOT_HEALTH_LISTEN", "").strip()
         return cls(
             token=_token(env),
             api_url=api_url,
@@ -277,8 +295,12 @@ class BotConfig:
             precision=_precision(env),
             redis_url=_redis_url(env),
             redeliver_after=_number(env, "STYLEBOT_REDELIVER_AFTER", 3600.0, 5.0, float),
+            stall_after=_number(env, "STYLEBOT_STALL_AFTER", DEFAULT_STALL_AFTER, 1.0, float),
+            deadline_factor=_number(env, "STYLEBOT_DEADLINE_FACTOR", 4.0, 1.0, float),
+            deadline_min=_number(env, "STYLEBOT_DEADLINE_MIN", 600.0, 1.0, float),
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
             webhook_listen=webhook_listen,
+            health_listen=_listen(health, "STYLEBOT_HEALTH_LISTEN") if health else None,
             log_level=level,
         )

@@ -46,6 +46,12 @@ _CONSTANTS = {
                           "send anything…"),
     "WORKER_FAILED": N_("😵 Sorry, my painter crashed twice on your picture, so I gave up. Please try another "
                         "picture or size."),
+    "WORKER_STUCK_RETRYING": N_("⚠️ My painter got stuck on your picture, so I stopped it. Trying once more on "
+                                "a fresh one, no need to send anything…"),
+    "WORKER_STUCK_FAILED": N_("😵 Sorry, my painter got stuck twice on your picture, so I gave up. Please try "
+                              "another picture or a smaller size."),
+    "STORAGE_FULL": N_("😓 I can't take pictures right now: my storage is full. Nothing is wrong with yours; "
+                       "please try again later."),
     "BUSY": N_("😓 I'm very busy right now and can't take your request. Please try again in a minute."),
     "JOB_FAILED": N_("😵 Sorry, something went wrong while working on your picture. It has been logged; "
                      "please try again."),

@@ -21,7 +21,7 @@ from telebot.apihelper import ApiException
 
 from bots.botapi.delivery import Delivery
 from bots.botapi.progress import StatusMessage
-from bots.common import texts
+from bots.common import metrics, texts
 from bots.common.i18n import job_language, speaking
 from bots.jobs.queue import AlreadyQueued, QueueFull
 from bots.store import JobJournal, JobRecord, JobStatus
@@ -36,11 +36,14 @@ class Interruption(enum.Enum):
 
     RESTART = "restart"  # the bot stopped or crashed while it ran
     CRASH = "crash"  # the worker process running it died
+    HANG = "hang"  # the worker running it fell silent or overran its deadline, and was killed
 
 
 # The texts (`bots.common.texts` names, read in the job's language) for a job tried again, or given up.
-_RETRYING = {Interruption.RESTART: "RESUMED", Interruption.CRASH: "WORKER_RETRYING"}
-_GAVE_UP = {Interruption.RESTART: "RESUMED_FAILED", Interruption.CRASH: "WORKER_FAILED"}
+_RETRYING = {Interruption.RESTART: "RESUMED", Interruption.CRASH: "WORKER_RETRYING",
+             Interruption.HANG: "WORKER_STUCK_RETRYING"}
+_GAVE_UP = {Interruption.RESTART: "RESUMED_FAILED", Interruption.CRASH: "WORKER_FAILED",
+            Interruption.HANG: "WORKER_STUCK_FAILED"}
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ class JobNotices:
         """Its result reached the user (`journalled`: the delivery already said so in the journal): close
         the status message with the time it took."""
         if journalled or self.notifier.journal.finish(self.record.id, JobStatus.DELIVERED):
+            metrics.count_job(self.record.kind, "delivered")
+            metrics.observe_job(self.record.kind, seconds=seconds)
             with self.speaking():
                 self.status.final(texts.done(seconds))
 
@@ -119,6 +124,7 @@ class JobNotices:
         """Journal it cancelled and say so; False when it already had an outcome (then nothing is said)."""
         if not self.notifier.journal.finish(self.record.id, JobStatus.CANCELLED):
             return False
+        metrics.count_job(self.record.kind, "cancelled")
         with self.speaking():
             self.status.final(texts.CANCELLED)
         return True
@@ -133,6 +139,7 @@ class JobNotices:
 
     def retrying(self, interruption: Interruption) -> None:
         """Tell the user the job is on its way again after `interruption`, with nothing for them to do."""
+        metrics.count_job(self.record.kind, "retried")
         with self.speaking():
             self.notifier.delivery.tell(self.notifier.telegram, self.record.chat_id,
                                         getattr(texts, _RETRYING[interruption]))
@@ -147,6 +154,7 @@ class JobNotices:
         the user `reason` in a new message (so they are notified); `reason` is said in the job's language
         (inside `speaking()`, where a task runs)."""
         if self.notifier.journal.finish(self.record.id, JobStatus.FAILED):
+            metrics.count_job(self.record.kind, "failed")
             with self.speaking():
                 self.status.final(texts.NOT_FINISHED)
             self.notifier.delivery.tell(self.notifier.telegram, self.record.chat_id, reason)

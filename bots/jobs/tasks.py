@@ -11,6 +11,7 @@ private folder (`BotConfig.job_folder`), deleted when the job ends whatever the 
 """
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import shutil
@@ -25,7 +26,7 @@ from telebot.types import InputMediaPhoto
 
 from bots.botapi.keyboards import compared_keyboard, quick_keyboard, result_keyboard, style_keyboard
 from bots.botapi.media import Unusable, download, jpeg
-from bots.common import texts
+from bots.common import metrics, texts
 from bots.common.backbone import Backbone
 from bots.common.requests import InstantRequest, PaintRequest, Remembered
 from bots.common.styles import instant_title
@@ -61,14 +62,14 @@ class InProcess:
     def start(self) -> None:
         pass
 
-    def execute(self, record: JobRecord, stop: Stop) -> JobStatus | None:
-        return run_job(record, self.services, stop)
+    def execute(self, record: JobRecord, stop: Stop, deadline: float | None = None) -> JobStatus | None:
+        return run_job(record, self.services, stop)  # a thread cannot be killed: no deadline here
 
     def shutdown(self) -> None:
         pass
 
-    def stats(self) -> tuple[list, int]:
-        return [], 0
+    def stats(self) -> tuple[list, int, int]:
+        return [], 0, 0
 
 
 class ChatTask(ABC):
@@ -105,6 +106,13 @@ class ChatTask(ABC):
             return self._failed(str(exc))
         except ImageError as exc:
             return self._failed(texts.refused_image(exc.reason, exc.details))
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                log.exception("job %d for chat %d failed", self.record.id, self.chat_id)
+                return self._failed(texts.JOB_FAILED)
+            log.error("job %d for chat %d: the disk is full (%s)", self.record.id, self.chat_id, exc)
+            metrics.count_disk_full()
+            return self._failed(texts.STORAGE_FULL)
         except Exception:
             log.exception("job %d for chat %d failed", self.record.id, self.chat_id)
             return self._failed(texts.JOB_FAILED)

@@ -18,12 +18,16 @@ if TYPE_CHECKING:
     from bots.common.requests import Remembered
     from bots.common.settings import UserSettings
 
-__all__ = ["StoreError", "JobStatus", "JobRecord", "JournalSummary", "SettingsStorage", "ResultStorage",
-           "JobJournal", "Store"]
+__all__ = ["StoreError", "StoreFull", "JobStatus", "JobRecord", "JournalSummary", "SettingsStorage",
+           "ResultStorage", "JobJournal", "Store"]
 
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used; the message is one line naming the file and what to do."""
+
+
+class StoreFull(StoreError):
+    """The store's disk is full: nothing can be written until space is freed (then it works again by itself)."""
 
 
 class JobStatus(str, enum.Enum):

@@ -21,8 +21,8 @@ from typing import Protocol
 from bots.jobs.queue import AlreadyQueued, CancelReason, Job, JobState, QueueFull
 from bots.store import JobRecord, JobStatus
 
-__all__ = ["JobRunner", "Executor", "Stop", "RunnerStats", "WorkerInfo", "WorkerLost", "WorkerSetupError",
-           "RunnerUnavailable", "Job", "JobState", "CancelReason", "AlreadyQueued", "QueueFull"]
+__all__ = ["JobRunner", "Executor", "Stop", "RunnerStats", "WorkerInfo", "WorkerLost", "WorkerHung",
+           "WorkerSetupError", "RunnerUnavailable", "Job", "JobState", "CancelReason", "AlreadyQueued", "QueueFull"]
 
 
 class Stop(Protocol):
@@ -36,6 +36,15 @@ class Stop(Protocol):
 
 class WorkerLost(Exception):
     """The process computing a job died (killed, out of memory, a crash) before it reported the end."""
+
+
+class WorkerHung(WorkerLost):
+    """The process computing a job was killed by its supervisor: silent for longer than the stall limit, or
+    still running past the job's deadline (`BotConfig.job_deadline`); `reason` says which, in a few words."""
+
+    def __init__(self, worker: str, reason: str) -> None:
+        super().__init__(f"{worker}: {reason}")
+        self.reason = reason
 
 
 class RunnerUnavailable(Exception):
@@ -59,13 +68,14 @@ class WorkerInfo:
 
 @dataclass(frozen=True)
 class RunnerStats:
-    """For /stats: per lane (waiting, running), the workers, how often one had to be replaced, and per
-    lane the seconds a job queued now would wait."""
+    """For /stats and /metrics: per lane (waiting, running), the workers, how often one had to be replaced,
+    per lane the seconds a job queued now would wait, and how many workers were killed as hung."""
 
     lanes: Mapping[str, tuple[int, int]]
     workers: list[WorkerInfo] = field(default_factory=list)
     worker_restarts: int = 0
     waits: Mapping[str, float] = field(default_factory=dict)
+    workers_hung: int = 0  # of the restarts: workers killed as hung
 
 
 class Executor(Protocol):
@@ -74,14 +84,16 @@ class Executor(Protocol):
     def start(self) -> None:
         """Make the workers ready (raises WorkerSetupError)."""
 
-    def execute(self, record: JobRecord, stop: Stop) -> JobStatus | None:
-        """Run the job to its end (None: stopped by a shutdown); raises WorkerLost if its worker died."""
+    def execute(self, record: JobRecord, stop: Stop, deadline: float | None = None) -> JobStatus | None:
+        """Run the job to its end (None: stopped by a shutdown); raises WorkerLost if its worker died, and
+        WorkerHung if it stopped beating or ran longer than `deadline` seconds (executors of separate
+        processes: threads cannot be killed)."""
 
     def shutdown(self) -> None:
         """Stop every worker now (jobs they ran stay "running" in the journal, resumed by the next start)."""
 
-    def stats(self) -> tuple[list[WorkerInfo], int]:
-        """The workers and the number of replacements so far."""
+    def stats(self) -> tuple[list[WorkerInfo], int, int]:
+        """The workers, the number of replacements so far, and how many of them were killed as hung."""
 
 
 class JobRunner(Protocol):

@@ -3,8 +3,9 @@ slot of a lane computing in a worker process that it supervises (`processes`), o
 (`bots.jobs.tasks.InProcess`).
 
 A job is started in the journal before its work begins (its attempts counted there), so the journal
-always knows which jobs a crash or a restart interrupted. When a worker dies mid-job the job is tried
-once more on its replacement, then reported as failed; users of other lanes and the chat carry on.
+always knows which jobs a crash or a restart interrupted. When a worker dies mid-job, or is killed as hung
+(silent, or past the job's deadline: `BotConfig.job_deadline` of its estimate), the job is tried once more
+on its replacement, then reported as failed; users of other lanes and the chat carry on.
 """
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ import shutil
 import time
 from collections.abc import Mapping
 
+from bots.common import metrics
 from bots.common.config import BotConfig
 from bots.common.lanes import MAX_ATTEMPTS, SETTLE_LANES, SETTLE_SECONDS
 from bots.jobs.notices import Interruption, Notifier
 from bots.jobs.queue import CancelReason, Followup, Job, JobQueue, JobState
-from bots.jobs.runner import Executor, RunnerStats, WorkerLost
+from bots.jobs.runner import Executor, RunnerStats, WorkerHung, WorkerLost
 from bots.jobs.waits import Calibration, LaneLimits
 from bots.store import JobRecord, JobStatus
 
@@ -79,11 +81,11 @@ class EmbeddedRunner:
         return self.queue.cancel(user)
 
     def stats(self) -> RunnerStats:
-        workers, restarts = self.executor.stats()
+        workers, restarts, hung = self.executor.stats()
         if self._queue is None:
-            return RunnerStats({}, workers, restarts)
+            return RunnerStats({}, workers, restarts, workers_hung=hung)
         return RunnerStats(self.queue.counts(), workers, restarts,
-                           {lane: self.queue.expected_wait(lane) for lane in self.lanes})
+                           {lane: self.queue.expected_wait(lane) for lane in self.lanes}, hung)
 
     def shutdown(self, timeout: float | None = None) -> None:
         if self._queue is not None:
@@ -114,10 +116,14 @@ class _JournalledJob:
             started = journal.start(record.id)
             if started.status.final:
                 return None  # cancelled while it waited
+            if started.attempts == 1 and started.started is not None:
+                metrics.observe_job(record.kind, wait=max(0.0, started.started - started.created))
             try:
-                outcome = self.runner.executor.execute(started, job)
-            except WorkerLost:
-                log.error("the worker running job %d (attempt %d) died", record.id, started.attempts)
+                outcome = self.runner.executor.execute(started, job, self.runner.config.job_deadline(job.estimate))
+            except WorkerLost as exc:
+                interruption = Interruption.HANG if isinstance(exc, WorkerHung) else Interruption.CRASH
+                log.error("the worker running job %d (attempt %d) %s", record.id, started.attempts,
+                          f"was killed: {exc}" if interruption is Interruption.HANG else "died")
                 shutil.rmtree(self.runner.config.job_folder(record.id), ignore_errors=True)
             else:
                 return self.runner.followup(record) if outcome is JobStatus.DELIVERED else None
@@ -129,9 +135,9 @@ class _JournalledJob:
                     self.notices.cancelled()
                 return None
             if current.attempts >= MAX_ATTEMPTS:
-                self.notices.gave_up(Interruption.CRASH)
+                self.notices.gave_up(interruption)
                 return None
-            self.notices.retrying(Interruption.CRASH)
+            self.notices.retrying(interruption)
 
     def moved(self, job: Job, position: int) -> None:
         """The new place and wait, throttled as progress is: in a burst, each job ending moves everyone."""

@@ -2,12 +2,17 @@
 
 The chat process loads no network, so a job that runs out of memory, segfaults or is killed takes only
 its worker down: the supervisor sees the pipe close (`WorkerLost`), starts a replacement, and the runner
-decides whether to try the job again. Workers are started with "spawn" (a fresh interpreter: forking a
+decides whether to try the job again. A worker that hangs (a deadlock, a stuck disk, a host swapping, or
+SIGSTOP) is noticed too: a working job beats (`process_worker`), and the supervisor SIGKILLs a worker
+silent for `STYLEBOT_STALL_AFTER` seconds, or running a job past its deadline (`WorkerHung`), or not
+stopping within CANCEL_GRACE of a /cancel; the replacement starts in the background, so the user hears
+at once. Workers are started with "spawn" (a fresh interpreter: forking a
 process that holds threads and torch's thread pools is unsafe) and end within a second when the chat
 process dies, even by SIGKILL: their end of the pipe then reads EOF (`process_worker`).
 
 Messages on a worker's pipe: to it ("run", JobRecord) and ("cancel", job id); from it ("ready", pid) or
-("error", one-line reason) once after start, then ("done", job id, JobStatus | None) after each job.
+("error", one-line reason) once after start, then ("beat", job id) while a job works and ("done", job id,
+JobStatus | None) after each job.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from multiprocessing.connection import Connection
 
 from bots.common.backbone import Backbone
 from bots.common.config import BotConfig
-from bots.jobs.runner import CancelReason, Stop, WorkerInfo, WorkerLost, WorkerSetupError
+from bots.jobs.runner import CancelReason, Stop, WorkerHung, WorkerInfo, WorkerLost, WorkerSetupError
 from bots.jobs.runner.process_worker import serve
 from bots.store import JobRecord, JobStatus
 
@@ -36,6 +41,7 @@ READY_TIMEOUT = 600.0  # seconds for a new worker to import torch and load its n
 # own GOMP_SPINCOUNT (or OMP_WAIT_POLICY) wins.
 WORKER_ENVIRONMENT = {"GOMP_SPINCOUNT": "1000"}
 POLL = 0.1  # seconds between two looks at a job's cancel check while it runs
+CANCEL_GRACE = 5.0  # seconds a worker has to stop a cancelled job before it is killed
 
 
 class WorkerProcess:
@@ -84,31 +90,55 @@ class WorkerProcess:
             raise WorkerSetupError(message[1])
         log.info("worker %s ready (pid %d)", self.name, self.pid)
 
-    def execute(self, record: JobRecord, stop: Stop) -> JobStatus | None:
-        """Have the worker run the job; forwards a user's cancel, returns at once on a shutdown."""
+    def execute(self, record: JobRecord, stop: Stop, deadline: float | None = None) -> JobStatus | None:
+        """Have the worker run the job; forwards a user's cancel, returns at once on a shutdown. Kills the
+        worker (SIGKILL) and raises WorkerHung when it is silent for the stall limit or runs past
+        `deadline` seconds, WorkerLost when it does not stop within CANCEL_GRACE of a cancel."""
         assert self._pipe is not None
         try:
             self._pipe.send(("run", record))
         except OSError:
             raise WorkerLost(self.name) from None
-        told = False
+        started = heard = time.monotonic()
+        told: float | None = None
         while True:
             try:
                 if self._pipe.poll(POLL):
                     kind, job_id, *rest = self._pipe.recv()
+                    heard = time.monotonic()
                     if kind == "done" and job_id == record.id:
                         return rest[0]
                     continue
             except (EOFError, OSError):
                 raise WorkerLost(self.name) from None
-            if stop.cancelled() and not told:
+            now = time.monotonic()
+            if now - heard > self.config.stall_after:
+                self.kill(f"job {record.id} silent for {now - heard:.0f} s")
+                raise WorkerHung(self.name, f"silent for {now - heard:.0f} s")
+            if deadline is not None and now - started > deadline:
+                self.kill(f"job {record.id} past its deadline of {deadline:.0f} s")
+                raise WorkerHung(self.name, f"past its deadline of {deadline:.0f} s")
+            if told is not None and now - told > CANCEL_GRACE:
+                self.kill(f"job {record.id} not stopping {CANCEL_GRACE:.0f} s after its cancel")
+                raise WorkerLost(self.name)
+            if stop.cancelled() and told is None:
                 if stop.cancel_reason is CancelReason.SHUTDOWN:
                     return None  # the worker is stopped with the others; the job is resumed at the next start
                 try:
                     self._pipe.send(("cancel", record.id))
                 except OSError:
                     raise WorkerLost(self.name) from None
-                told = True
+                told = now
+
+    def kill(self, why: str) -> None:
+        """SIGKILL the process now (it may be stopped: no signal it could catch would do) and reap it."""
+        log.error("killing worker %s (pid %s): %s", self.name, self.pid, why)
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        if self._process is not None:
+            self._process.kill()
+            self._process.join(5)
 
     def restart(self) -> None:
         self.stop()
@@ -136,6 +166,8 @@ class WorkerProcesses:
                                 for n in range(count)] for lane, count in lanes.items()}
         self._idle: dict[str, queue.Queue[WorkerProcess]] = {lane: queue.Queue() for lane in lanes}
         self._restarts = 0
+        self._hung = 0  # workers killed as hung (silent, or past a deadline)
+        self._closed = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -160,37 +192,50 @@ class WorkerProcesses:
             for worker in workers:
                 self._idle[lane].put(worker)
 
-    def execute(self, record: JobRecord, stop: Stop) -> JobStatus | None:
+    def execute(self, record: JobRecord, stop: Stop, deadline: float | None = None) -> JobStatus | None:
         worker = self._idle[record.lane].get()
         try:
             if not worker.alive:
                 self._replace(worker)
-            return worker.execute(record, stop)
-        except WorkerLost:
-            if not (stop.cancelled() and stop.cancel_reason is CancelReason.SHUTDOWN):
-                self._replace(worker)
+            outcome = worker.execute(record, stop, deadline)
+        except WorkerLost as exc:
+            if stop.cancelled() and stop.cancel_reason is CancelReason.SHUTDOWN:
+                self._idle[record.lane].put(worker)
+            else:  # the lane's next job (or this one's retry) takes the replacement once it is ready
+                with self._lock:
+                    self._hung += isinstance(exc, WorkerHung)
+                threading.Thread(target=self._replace, args=(worker, self._idle[record.lane]),
+                                 name=f"replace-{worker.name}", daemon=True).start()
             raise
-        finally:
-            self._idle[record.lane].put(worker)
+        self._idle[record.lane].put(worker)
+        return outcome
 
-    def _replace(self, worker: WorkerProcess) -> None:
-        """Start a new process in a dead worker's place; tries again every few seconds until it works."""
+    def _replace(self, worker: WorkerProcess, idle: queue.Queue[WorkerProcess] | None = None) -> None:
+        """Start a new process in a dead worker's place, trying again every few seconds until it works;
+        then put it in `idle` if given (unless the workers were shut down meanwhile)."""
         with self._lock:
             self._restarts += 1
-        while True:
+        while not self._closed:
             try:
                 worker.restart()
-                return
-            except WorkerSetupError as exc:
+                break
+            except (WorkerSetupError, OSError) as exc:  # OSError: shut down while it started (its pipe closed)
+                if self._closed:
+                    break
                 log.error("could not replace worker %s: %s; trying again in 10 s", worker.name, exc)
                 time.sleep(10)
+        if self._closed:
+            worker.stop()
+        elif idle is not None:
+            idle.put(worker)
 
     def shutdown(self) -> None:
+        self._closed = True
         for workers in self._workers.values():
             for worker in workers:
                 worker.stop()
 
-    def stats(self) -> tuple[list[WorkerInfo], int]:
+    def stats(self) -> tuple[list[WorkerInfo], int, int]:
         infos = [WorkerInfo(w.name, w.pid, w.alive) for ws in self._workers.values() for w in ws]
         with self._lock:
-            return infos, self._restarts
+            return infos, self._restarts, self._hung

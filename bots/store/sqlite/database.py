@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bots.store import StoreError
+from bots.store import StoreError, StoreFull
 from bots.store.codec import DAY, dumps  # re-exported: the SQLite modules import them from here
 
 __all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "DAY", "PURGE_EVERY", "Clock", "Database", "Every", "dumps",
@@ -140,7 +140,7 @@ def _store_error(path: Path, exc: sqlite3.Error, busy_timeout: float) -> StoreEr
         return StoreError(f"cannot open {path}: it must be a file the bot can read and write, "
                           f"in a folder it can write to")
     if name.startswith("SQLITE_FULL") or "full" in text:
-        return StoreError(f"{path}: the disk is full: free some space")
+        return StoreFull(f"{path}: the disk is full: free some space")
     return StoreError(f"{path}: {text} ({name or type(exc).__name__}): check the file and its folder")
 
 
