@@ -19,8 +19,8 @@ import pytest
 from bot_harness import BotUnderTest, User, photo_bytes, wait_until
 from bots import VggBot
 from bots.common import texts
-from bots.jobs.runner.processes import CANCEL_GRACE
-from bots.store import JobStatus
+from bots.common.lanes import CANCEL_GRACE
+from bots.store import JobRecord, JobStatus
 from test_bots_health import metric
 
 pytestmark = pytest.mark.usefixtures("one_compute_thread")
@@ -45,6 +45,12 @@ def _gone(pid: int) -> bool:
 def _painting_since(user: User, since: int) -> bool:
     return any(c.method == "editMessageText" and c.chat_id == user.chat_id and c.ok
                and c.params.get("text", "").startswith("🎨 Painting") for c in user.api.calls[since:])
+
+
+def _painting_job(bot: BotUnderTest, user: User) -> JobRecord:
+    """The user's full painting in the journal (job ids interleave between users)."""
+    journal = bot.bot.store.journal
+    return next(r for n in range(1, 10) if (r := journal.get(n)) and r.user_id == user.user_id and r.kind == "paint")
 
 
 def _results(bot: BotUnderTest, user: User) -> list[dict]:
@@ -82,7 +88,7 @@ def test_a_frozen_worker_is_killed_and_the_job_retried_once_and_delivered(start_
     assert len(_results(bot, user)) == 1
     stats = bot.bot.runner.stats()
     assert stats.worker_restarts == 1 and all(w.alive for w in stats.workers)
-    assert bot.bot.store.journal.get(2).status is JobStatus.DELIVERED and bot.job_files() == []
+    assert _painting_job(bot, user).status is JobStatus.DELIVERED and bot.job_files() == []
     assert metric(address, "stylebot_workers_hung_total") == metric(address, "stylebot_worker_restarts_total") == 1
     for (kind, outcome), before in counted.items():  # the chat process's own counts are per process
         assert metric(address, "stylebot_jobs_total", kind=kind, outcome=outcome) == before + 1
@@ -100,7 +106,7 @@ def test_frozen_twice_the_job_fails_plainly_and_the_next_user_is_served(start_bo
         since = victim.gets(expected, since, timeout=STALL + 10)["message_id"] and bot.api.mark()
         wait_until(lambda: _gone(pid), timeout=10)
     assert [m["text"] for m in victim.status_messages()][-1] == texts.NOT_FINISHED
-    assert bot.bot.store.journal.get(2).status is JobStatus.FAILED
+    assert _painting_job(bot, victim).status is JobStatus.FAILED
     wait_until(lambda: _painting_since(patient, 0), timeout=120)  # the lane went on with the next job
     patient.says("/cancel")
     patient.waits_for_job_end(timeout=60)
@@ -119,7 +125,7 @@ def test_cancel_of_a_frozen_worker_ends_in_seconds(start_bot, real_weights_dir) 
     assert time.monotonic() - asked < CANCEL_GRACE + 10
     wait_until(lambda: _gone(pid), timeout=10)
     user.waits_for_job_end(timeout=30)
-    assert bot.bot.store.journal.get(2).status is JobStatus.CANCELLED
+    assert _painting_job(bot, user).status is JobStatus.CANCELLED
     wait_until(lambda: _painter(bot) != pid, timeout=90)
 
 
@@ -133,7 +139,7 @@ def test_a_job_past_its_deadline_is_stopped_though_it_beats(start_bot, real_weig
     since = user.picks_style(user.starts_with_photo())
     user.gets(texts.WORKER_STUCK_RETRYING, since, timeout=120)
     user.gets(texts.WORKER_STUCK_FAILED, since, timeout=120)
-    assert bot.bot.store.journal.get(2).status is JobStatus.FAILED
+    assert _painting_job(bot, user).status is JobStatus.FAILED
 
 
 @pytest.fixture

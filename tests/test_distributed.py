@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,9 @@ from bench.cluster import Cluster, wait_until
 from bench.soak import ask_for_painting, result_photos
 from bot_harness import TOKEN, photo_bytes
 from bots.common import texts
+from bots.common.lanes import CANCEL_GRACE
 from fake_bot_api import FakeBotApi
+from test_bots_health import metric
 
 REDELIVER_AFTER = 30  # s: the Gatys jobs here take a few seconds; a lost one is taken again after 30-40 s
 ADMIN = 99
@@ -143,3 +147,62 @@ def test_a_worker_without_its_weights_stops_with_one_clear_line(cluster: Cluster
     # Celery's main process may restart the pool process once before the stop reaches it: the same line twice
     assert len(set(errors)) == 1 and len(errors) <= 2 and "vgg19" in errors[0].lower()
     assert "Traceback" not in cluster.log("painter")
+
+
+def _freeze_painter(cluster: Cluster, fake_api: FakeBotApi) -> int:
+    """SIGSTOP the pool process running the Gatys job, once it runs; its pid."""
+    wait_until(lambda: cluster.running_jobs(), 60, "the Gatys job to start", fake_api)
+    pid = int(next(iter(cluster.running_jobs())).split("/")[1])
+    os.kill(pid, signal.SIGSTOP)
+    return pid
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_frozen_pool_process_is_killed_and_its_job_retried_once(cluster: Cluster, fake_api: FakeBotApi):
+    """SIGSTOP the pool process painting: within the stall limit the worker's watchdog kills it (the job's
+    beats stopped), the user hears it got stuck, Celery hands the job to a new pool process, and the
+    painting arrives once. The worker's own /healthz and /metrics say so."""
+    cluster.env.update(STYLEBOT_STALL_AFTER="4", STYLEBOT_STEPS="240")
+    cluster.worker("quick", "instant")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = probe.getsockname()
+    cluster.env["STYLEBOT_HEALTH_LISTEN"] = f"127.0.0.1:{address[1]}"
+    cluster.worker("painter", "transfer")
+    del cluster.env["STYLEBOT_HEALTH_LISTEN"]
+    cluster.start_chat()
+    since = ask_for_painting(fake_api, 51, photo_bytes(seed=51), "style:waves")
+    pid = _freeze_painter(cluster, fake_api)
+    frozen = time.monotonic()
+    fake_api.wait_for_message(51, texts.WORKER_STUCK_RETRYING, since=since, timeout=30)
+    assert time.monotonic() - frozen < 4 + 15
+    wait_until(lambda: _gone(pid), 10, "the frozen pool process to be gone")
+    wait_until(lambda: paintings(fake_api, 51), 120, "the painting", fake_api)
+    time.sleep(1)
+    assert len(paintings(fake_api, 51)) == 1
+    assert urllib.request.urlopen(f"http://127.0.0.1:{address[1]}/healthz", timeout=10).status == 200
+    assert metric(address, "stylebot_jobs_total", kind="paint", outcome="retried") == 1
+    assert metric(address, "stylebot_jobs_total", kind="paint", outcome="delivered") == 1
+
+
+def test_cancel_of_a_frozen_pool_process_ends_in_seconds(cluster: Cluster, fake_api: FakeBotApi):
+    """/cancel while the pool process is frozen (the stall limit far away): the watchdog kills it a few
+    seconds after the cancel, and the user gets "Cancelled"."""
+    cluster.env.update(STYLEBOT_STALL_AFTER="600", STYLEBOT_STEPS="100000")
+    cluster.worker("quick", "instant")
+    cluster.worker("painter", "transfer")
+    cluster.start_chat()
+    ask_for_painting(fake_api, 52, photo_bytes(seed=52), "style:waves")
+    pid = _freeze_painter(cluster, fake_api)
+    mark = fake_api.mark()
+    fake_api.send_text(52, "/cancel")
+    fake_api.wait_for_message(52, texts.CANCELLED, since=mark, timeout=CANCEL_GRACE + 30)
+    wait_until(lambda: _gone(pid), 10, "the frozen pool process to be gone")
+    assert not paintings(fake_api, 52)

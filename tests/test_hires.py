@@ -20,7 +20,8 @@ from superres.compact import CompactModel, compact_x4
 from superres.srgan import srgan_x4
 from transfer.images import ImageError
 from transfer.progress import Cancelled
-from transfer.resolution import BRUSH_SIDES, Enlarger, check_brush, output_size, with_photo_detail, working_size
+from transfer.resolution import (BRUSH_SIDES, X4_FROM, Enlarger, check_brush, output_size, with_photo_detail,
+                                 working_size)
 from weights import Weights, load_state_dict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,6 +86,21 @@ def test_carrying_gives_the_size_through_the_x4_network_and_can_be_cancelled(x4:
         Enlarger(x4).carry(painting, photo, (300, 300), cancel=lambda: True)
     with pytest.raises(ValueError, match="detail"):
         Enlarger(x4, detail=1.5)
+
+
+def test_the_x4_network_carries_only_from_x4_from_times_the_size(photo: Image.Image) -> None:
+    """Below X4_FROM (a 1024 px Gatys result carried to 1280 px) Lanczos does it: the network is not asked."""
+    asked = []
+
+    class Counting:
+        def upscale(self, image: Image.Image, progress=None, cancel=None) -> Image.Image:
+            asked.append(image.size)
+            return image.resize((4 * image.width, 4 * image.height))
+
+    painting = Image.open(SWIRLS).convert("RGB").resize((100, 100))
+    below = (round(100 * X4_FROM) - 1,) * 2
+    assert Enlarger(Counting()).carry(painting, photo, below).size == below and asked == []
+    assert Enlarger(Counting()).carry(painting, photo, (150, 150)).size == (150, 150) and asked == [(100, 100)]
 
 
 def test_compact_x4_loads_the_published_layout_and_tiles_without_seams(real_weights_dir: Path) -> None:

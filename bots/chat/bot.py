@@ -26,13 +26,14 @@ from bots.chat.commands import Commands
 from bots.chat.conversation import Flow
 from bots.chat.filters import CallbackDataFilter, StateFilterWithoutStore
 from bots.chat.groups import ignore, not_for
-from bots.chat.health import Health, HealthServer
+from bots.chat.health import Health
 from bots.chat.painting import PaintingFlow
 from bots.chat.parts import ChatParts
 from bots.chat.webhook import Webhook, drop_webhook
 from bots.common import metrics, texts
 from bots.common.backbone import Backbone
 from bots.common.i18n import speaking
+from bots.common.serving import HealthServer
 from bots.jobs.runner import RunnerUnavailable
 from bots.store import StoreError, StoreFull
 
@@ -57,7 +58,7 @@ class ChatBot:
         self.guard, self.runner, self.admission = parts.guard, parts.runner, parts.admission
         self.health = Health(self.config, self.store, self.runner)
         self.webhook = Webhook(self.telegram, self.config, self.health.app) if self.config.webhook_url else None
-        self.health_server = (HealthServer(self.health, self.config.health_listen)
+        self.health_server = (HealthServer(self.health.app, self.config.health_listen)
                               if self.config.health_listen and self.webhook is None else None)
         self.telegram.add_custom_filter(StateFilterWithoutStore(self.telegram))
         self.telegram.add_custom_filter(CallbackDataFilter())

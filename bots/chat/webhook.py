@@ -34,8 +34,8 @@ from telebot import TeleBot
 from telebot.apihelper import ApiException, ApiTelegramException
 from telebot.types import Update
 
-from bots.chat.health import PATHS
 from bots.common.config import BotConfig, ConfigError
+from bots.common.serving import PATHS
 
 __all__ = ["ALLOWED_UPDATES", "Webhook", "drop_webhook"]
 

@@ -2,7 +2,8 @@
 tried, and the payload's estimate key."""
 from __future__ import annotations
 
-__all__ = ["TRANSFER_LANE", "INSTANT_LANE", "SETTLE_LANES", "SETTLE_SECONDS", "MAX_ATTEMPTS", "PRIOR_KEY"]
+__all__ = ["TRANSFER_LANE", "INSTANT_LANE", "SETTLE_LANES", "SETTLE_SECONDS", "MAX_ATTEMPTS", "CANCEL_GRACE",
+           "PRIOR_KEY"]
 
 # Instant styles and quick versions (seconds) have their own workers, so they never wait behind the style
 # transfers and upscalings (minutes). A user still has one job at a time, whatever its lane.
@@ -13,4 +14,5 @@ TRANSFER_LANE, INSTANT_LANE = "transfer", "instant"
 SETTLE_LANES = frozenset({INSTANT_LANE})
 SETTLE_SECONDS = 2.0
 MAX_ATTEMPTS = 2  # a job whose worker died (or that a restart interrupted) is started once more, no more
+CANCEL_GRACE = 5.0  # seconds a worker has to stop a cancelled job (cancel checks come every second) before it is killed
 PRIOR_KEY = "prior_s"  # a payload's prior estimate of its job's seconds (`bots.jobs.waits`)

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from bots.common.lanes import PRIOR_KEY
 from bots.common.requests import PREVIEW_SIDE
-from transfer.resolution import BRUSH_SIDES, DEFAULT_BRUSH, REFINE_SIDE, REFINE_STEPS, WORKING_SHARE
+from transfer.resolution import BRUSH_SIDES, DEFAULT_BRUSH, REFINE_SIDE, REFINE_STEPS, WORKING_SHARE, X4_FROM
 
 __all__ = ["LaneLimits", "prior_seconds", "stamp", "Calibration", "starts", "left_of", "refusal",
            "retry_after"]
@@ -71,8 +71,7 @@ def prior_seconds(kind: str, request: Mapping[str, Any] | None, default_size: in
     size = int(settings.get("size", default_size)) or PHOTO_SIDE_GUESS
     working = min(size, BRUSH_SIDES.get(settings.get("brush"), BRUSH_SIDES[DEFAULT_BRUSH]))
     megapixels = working * working / 1e6
-    carry = (SECONDS_PER_MEGAPIXEL["carry"] * megapixels + SECONDS_PER_MEGAPIXEL["finish"] * size * size / 1e6
-             if size > working else 0.0)
+    carry = _carry_seconds(working, size)
     if kind == "instant":
         styles = len(request.get("styles", ())) or 1
         if styles > 1:  # a preview: small pictures, no carrying
@@ -85,14 +84,22 @@ def prior_seconds(kind: str, request: Mapping[str, Any] | None, default_size: in
         painted, start = megapixels, 0.0
         if refined > working:  # a share of the preset at the working size, carried up and refined there
             painted = WORKING_SHARE * megapixels + REFINE_STEPS / PRESET_STEPS * refined * refined / 1e6
-            start = SECONDS_PER_MEGAPIXEL["carry"] * megapixels
-        carry = (SECONDS_PER_MEGAPIXEL["carry"] * refined * refined / 1e6 + SECONDS_PER_MEGAPIXEL["finish"] * size
-                 * size / 1e6 if size > refined else 0.0)
+            start = _carry_seconds(working, refined)
+        carry = _carry_seconds(refined, size)
         return FIXED_SECONDS + sum(SECONDS_PER_MEGAPIXEL.get(b, SECONDS_PER_MEGAPIXEL["vgg19"]) * painted + start
                                    + carry for b in backbones)
     if kind == "upscale":
         return FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["upscale"] * size * size / 1e6
     return FIXED_SECONDS + SECONDS_PER_MEGAPIXEL["quick"] * megapixels + carry
+
+
+def _carry_seconds(painted: int, size: int) -> float:
+    """Carrying a painting of long side `painted` to `size`: the x4 network from X4_FROM times its size
+    (`transfer.resolution`), then the resize and the photo's detail."""
+    if size <= painted:
+        return 0.0
+    network = SECONDS_PER_MEGAPIXEL["carry"] * painted * painted / 1e6 if size >= X4_FROM * painted else 0.0
+    return network + SECONDS_PER_MEGAPIXEL["finish"] * size * size / 1e6
 
 
 def stamp(kind: str, payload: dict[str, Any], default_size: int) -> dict[str, Any]:

@@ -31,7 +31,7 @@ __all__ = ["Painting", "InstantPainting", "TransferWorkflow", "StageReport"]
 StageReport = Callable[[str, float], None]
 # The share of a stage's progress that is the painting (Gatys: painted and refined), the rest being the
 # carrying to the result's size (`python -m bench hires`, 2 cores, bfloat16, 1280 px from 512: quick 1.0 +
-# 2.3 s, instant 0.4 + 2.3 s; Gatys about 200 s refined at 1024 px, then a few seconds)
+# 2.3 s, instant 0.4 + 2.3 s; Gatys 173 s painted, carried and refined at 1024 px, then well under a second)
 PAINTING_SHARE = {"quick": 0.3, "instant": 0.15, "paint": 0.95}
 
 

@@ -9,7 +9,9 @@ Every change that must not race is a single Redis command or a short Lua script.
 Keys (under the store's prefix): ``user:<id>`` the user's job id ("pending" while a chat process
 journals it), ``waiting:<lane>`` and ``running:<lane>`` sorted sets of job ids (by id, and by the time it
 started), ``estimates`` a hash of job id to seconds, ``cancel:<job>`` a flag, ``worker:<name>`` a heartbeat
-that expires when its worker stops beating.
+that expires when its worker stops beating, ``alive:<job>`` a running job's own beats (a hash: when it
+last passed a cancel check, when it started, its deadline), ``hung:<job>`` a flag: its pool process was
+killed as hung (the retry then says so).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import redis
 from bots.jobs.runner import RunnerUnavailable
 from bots.store.redis.connection import redact
 
-__all__ = ["JobBoard", "WorkerBeat", "PENDING", "HEARTBEAT_SECONDS"]
+__all__ = ["JobBoard", "JobLife", "WorkerBeat", "PENDING", "HEARTBEAT_SECONDS"]
 
 T = TypeVar("T")
 
@@ -70,6 +72,19 @@ class WorkerBeat:
     job: int | None
     seen: float
     rss_mb: float | None = None
+
+
+@dataclass(frozen=True)
+class JobLife:
+    """A running job as the watchdog sees it: where it runs, seconds since its last beat and since it started,
+    and the seconds it may run."""
+
+    job: int
+    worker: str
+    pid: int
+    silent: float
+    running: float
+    deadline: float
 
 
 class JobBoard:
@@ -199,10 +214,51 @@ class JobBoard:
 
     # ---- cancel -------------------------------------------------------------------------------------
     def ask_cancel(self, job_id: int) -> None:
-        self._call(lambda: self.redis.set(self._key("cancel", job_id), "1", ex=CANCEL_SECONDS))
+        self._call(lambda: self.redis.set(self._key("cancel", job_id), repr(time.time()), ex=CANCEL_SECONDS))
 
     def cancel_asked(self, job_id: int) -> bool:
         return bool(self._call(self.redis.exists, self._key("cancel", job_id)))
+
+    def cancel_age(self, job_id: int) -> float | None:
+        """Seconds since a cancel of the job was asked, or None."""
+        asked = self._call(self.redis.get, self._key("cancel", job_id))
+        return None if asked is None else time.time() - float(asked)
+
+    # ---- a running job's own beats (the watchdog's) ---------------------------------------------------
+    def job_started(self, job_id: int, deadline: float, worker: str, pid: int) -> None:
+        """A job starts on `worker`'s pool process `pid`: it must beat from now on, and end within `deadline`
+        seconds."""
+        now = repr(time.time())
+        key = self._key("alive", job_id)
+        pipe = self.redis.pipeline()
+        pipe.hset(key, mapping={"beat": now, "started": now, "deadline": repr(float(deadline)), "worker": worker,
+                                "pid": str(pid)})
+        pipe.expire(key, CANCEL_SECONDS)
+        self._call(pipe.execute)
+
+    def job_beat(self, job_id: int) -> None:
+        self._call(lambda: self.redis.hset(self._key("alive", job_id), "beat", repr(time.time())))
+
+    def job_ended(self, job_id: int) -> None:
+        self._call(self.redis.delete, self._key("alive", job_id))
+
+    def running_jobs(self, worker_prefix: str) -> list[JobLife]:
+        """The jobs running on the pool processes whose worker name starts with `worker_prefix`."""
+        lives = []
+        for key in self._call(lambda: list(self.redis.scan_iter(self._key("alive", "*")))):
+            found = self._call(self.redis.hgetall, key)
+            if found.get("worker", "").startswith(worker_prefix):
+                now = time.time()
+                lives.append(JobLife(int(key.rsplit(":", 1)[1]), found["worker"], int(found["pid"]),
+                                     now - float(found["beat"]), now - float(found["started"]),
+                                     float(found["deadline"])))
+        return lives
+
+    def mark_hung(self, job_id: int) -> None:
+        self._call(lambda: self.redis.set(self._key("hung", job_id), "1", ex=CANCEL_SECONDS))
+
+    def was_hung(self, job_id: int) -> bool:
+        return bool(self._call(self.redis.exists, self._key("hung", job_id)))
 
     # ---- workers ------------------------------------------------------------------------------------
     def beat(self, beat: WorkerBeat) -> None:

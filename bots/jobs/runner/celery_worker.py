@@ -6,6 +6,13 @@ jobs: the task is `run_celery_job` below. The worker talks to Telegram itself (d
 results) with the same delivery policy as the chat process, journals every step in Redis, and beats on
 the job board so /stats sees it. A pool process dies with its worker (PR_SET_PDEATHSIG): a worker killed
 outright leaves no orphan painting behind it while its job is redelivered to another.
+
+A pool process that hangs is noticed as on one host (`processes`): a running job beats on the board at its
+cancel checks and through a delivery's backoff, and a watchdog thread in the worker's main process SIGKILLs
+a pool process whose job is silent for `STYLEBOT_STALL_AFTER` seconds or past its deadline (flagged on the
+board, so its retry says "got stuck"); Celery then hands the job back at once (`task_reject_on_worker_lost`)
+and starts a new pool process. The per-task soft and hard time limits, from the same estimate, stand behind
+the watchdog; `STYLEBOT_REDELIVER_AFTER` stays the last resort for a vanished machine.
 """
 from __future__ import annotations
 
@@ -22,10 +29,12 @@ from typing import TYPE_CHECKING
 from celery import Celery, signals
 
 from bots.common.backbone import Backbone
+from bots.common import metrics
 from bots.common.budget import rss_mb
 from bots.common.config import BotConfig
-from bots.common.lanes import MAX_ATTEMPTS
+from bots.common.lanes import CANCEL_GRACE, MAX_ATTEMPTS
 from bots.common.logs import setup_logging
+from bots.common.serving import HealthServer, health_app
 from bots.jobs.notices import Interruption
 from bots.jobs.runner import CancelReason, RunnerUnavailable
 from bots.jobs.runner.board import HEARTBEAT_SECONDS, JobBoard, WorkerBeat
@@ -40,7 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["serve", "run_celery_job"]
 
 log = logging.getLogger(__name__)
-CANCEL_POLL = 0.5  # seconds between two looks at the board for a cancel request
+CANCEL_POLL = 0.5  # seconds between two looks at the board for a cancel request (each also beats)
+WATCH_EVERY = 1.0  # seconds between two looks of the watchdog at this worker's running jobs
 PR_SET_PDEATHSIG = 1
 
 
@@ -75,6 +85,7 @@ class _BoardStop:
         now = time.monotonic()
         if self.cancel_reason is None and now - self._checked >= CANCEL_POLL:
             self._checked = now
+            self.board.job_beat(self.job_id)
             if self.board.cancel_asked(self.job_id):
                 self.cancel_reason = CancelReason.USER
         return self.cancel_reason is not None
@@ -103,19 +114,23 @@ def _run_once(worker: _Worker, record: JobRecord) -> None:
     if started.status.final:  # cancelled between the two looks
         board.drop(record.user_id, record.lane, record.id)
         return
+    interruption = Interruption.HANG if board.was_hung(record.id) else Interruption.CRASH
     if started.attempts > MAX_ATTEMPTS:
-        notifier.about(started).gave_up(Interruption.CRASH)
+        notifier.about(started).gave_up(interruption)
         board.drop(record.user_id, record.lane, record.id)
         return
     if started.attempts > 1:
-        notifier.about(started).retrying(Interruption.CRASH)
+        notifier.about(started).retrying(interruption)
     _beat_now(worker, record.id)
+    deadline = worker.config.job_deadline(worker.calibration.estimate(record.kind, record.payload))
+    board.job_started(record.id, deadline, worker.name, os.getpid())
     try:
         outcome = run_job(started, worker.services, _BoardStop(board, record.id))
     finally:
+        board.job_ended(record.id)
         _beat_now(worker, None)
     if outcome is JobStatus.DELIVERED and (following := notifier.follow_up(record)) is not None:
-        enqueue(worker.app, board, worker.calibration, following)
+        enqueue(worker.app, board, worker.calibration, following, worker.config)
     board.drop(record.user_id, record.lane, record.id)
 
 
@@ -145,6 +160,47 @@ def _beat_now(worker: _Worker, job: int | None) -> None:
         log.warning("heartbeat failed: %s", exc)
 
 
+def _beating_sleep(worker: _Worker, seconds: float) -> None:
+    """A delivery's backoff, beating for the running job every CANCEL_POLL seconds (the watchdog's)."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, CANCEL_POLL))
+        if worker.job is not None:
+            try:
+                worker.board.job_beat(worker.job)
+            except RunnerUnavailable:
+                pass  # Redis down: the delivery's own retries carry on
+
+
+def _watch(board: JobBoard, name: str, config: BotConfig) -> None:
+    """The watchdog of this worker's pool processes (a thread of its main process): SIGKILL the one whose
+    job fell silent for the stall limit or ran past its deadline, after flagging the job as hung, or did not
+    stop within CANCEL_GRACE of a cancel (its retry then finds the cancel and says "Cancelled")."""
+    while True:
+        time.sleep(WATCH_EVERY)
+        try:
+            for life in board.running_jobs(f"{name}/"):
+                cancelled = board.cancel_age(life.job)
+                if cancelled is not None and cancelled > CANCEL_GRACE:
+                    why = f"not stopping {cancelled:.0f} s after its cancel"
+                elif life.silent > config.stall_after:
+                    why = f"silent for {life.silent:.0f} s"
+                elif life.running > life.deadline:
+                    why = f"past its deadline of {life.deadline:.0f} s"
+                else:
+                    continue
+                log.error("killing pool process %d (%s): job %d %s", life.pid, life.worker, life.job, why)
+                if cancelled is None:
+                    board.mark_hung(life.job)
+                board.job_ended(life.job)
+                try:
+                    os.kill(life.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        except RunnerUnavailable as exc:  # Redis down: look again later
+            log.warning("watchdog: %s", exc)
+
+
 def _beat_forever(worker: _Worker) -> None:
     while True:
         _beat_now(worker, worker.job)
@@ -169,7 +225,34 @@ def _init_pool_process(config: BotConfig, backbones: tuple[Backbone, ...], upsca
         os._exit(2)
     _worker = _Worker(config, services, JobBoard(config.redis_url), app, f"{name}/{os.getpid()}", lanes,
                       Calibration(services.notifier.journal, config.default_size))
+    services.notifier.delivery.sleep = lambda seconds: _beating_sleep(_worker, seconds)
     threading.Thread(target=_beat_forever, args=(_worker,), name="heartbeat", daemon=True).start()
+
+
+def _serve_health(config: BotConfig, name: str, concurrency: int) -> None:
+    """`/healthz` (Redis answers, a pool process beats), `/readyz` (all `concurrency` of them beat, so their
+    networks are loaded) and `/metrics` of this worker, on `STYLEBOT_HEALTH_LISTEN`. Its pool processes,
+    forked after this, count into files of the worker's own metrics folder; this main process counts nothing."""
+    folder = config.data_dir / f"metrics-{name}"  # not the chat process's, which it empties at its start
+    metrics.reset_folder(folder)
+    metrics.as_worker(folder)
+    board = JobBoard(config.redis_url)
+
+    def beating() -> tuple[bool, int]:
+        try:
+            return True, sum(beat.name.startswith(f"{name}/") for beat in board.workers())
+        except RunnerUnavailable:
+            return False, 0
+
+    def alive() -> dict[str, bool]:
+        redis_up, pool = beating()
+        return {"redis": redis_up, "pool": pool > 0}
+
+    def ready() -> dict[str, bool]:
+        redis_up, pool = beating()
+        return {"redis": redis_up, "pool": pool >= concurrency}
+
+    HealthServer(health_app(alive, ready, lambda: metrics.exposition(folder)), config.health_listen).start()
 
 
 def serve(config: BotConfig, backbones: tuple[Backbone, ...], upscaling: bool, lanes: tuple[str, ...],
@@ -177,10 +260,15 @@ def serve(config: BotConfig, backbones: tuple[Backbone, ...], upscaling: bool, l
     """Run a Celery worker named `name` on `lanes` (their queues) with `concurrency` pool processes, each
     painting with `backbones` (and upscaling) as the chat process offers, until it is stopped."""
     setup_logging(config.token, config.log_level, name)
+    if config.health_listen:
+        _serve_health(config, name, concurrency)
     app = celery_app(config)
     app.task(name=JOB_TASK, acks_late=True)(run_celery_job)
     signals.worker_process_init.connect(
         lambda **_: _init_pool_process(config, backbones, upscaling, lanes, app, name), weak=False)
+    signals.worker_ready.connect(lambda **_: threading.Thread(
+        target=_watch, args=(JobBoard(config.redis_url), name, config), name="watchdog", daemon=True).start(),
+        weak=False)
     app.worker_main(["worker", "--queues", ",".join(lanes), "--concurrency", str(concurrency),
                      "--pool", "prefork", "--hostname", name, "--without-gossip", "--without-mingle",
                      "--without-heartbeat", "-O", "fair", "--loglevel", config.log_level])

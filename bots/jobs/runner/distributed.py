@@ -19,20 +19,33 @@ from bots.jobs.notices import Notifier
 from bots.jobs.queue import AlreadyQueued, Job, JobState, QueueFull
 from bots.jobs.runner import RunnerStats, RunnerUnavailable, WorkerInfo, WorkerSetupError
 from bots.jobs.runner.board import PENDING, JobBoard
-from bots.jobs.runner.celery_app import JOB_TASK, task_id
+from bots.jobs.runner.celery_app import HARD_LIMIT_SHARE, JOB_TASK, SOFT_LIMIT_SHARE, task_id
 from bots.jobs.waits import Calibration, LaneLimits, left_of, refusal, starts
 from bots.store import JobRecord, JobStatus
 
-__all__ = ["CeleryRunner", "enqueue", "expected_starts"]
+__all__ = ["CeleryRunner", "enqueue", "expected_starts", "time_limits"]
 
 log = logging.getLogger(__name__)
 
 
-def enqueue(app: Celery, board: JobBoard, calibration: Calibration, record: JobRecord) -> None:
+def enqueue(app: Celery, board: JobBoard, calibration: Calibration, record: JobRecord, config: BotConfig) -> None:
     """Put a journalled job on the board (its user's slot, its lane's line, its estimated seconds) and on
-    its lane's queue."""
-    board.queue(record.user_id, record.lane, record.id, calibration.estimate(record.kind, record.payload))
-    app.send_task(JOB_TASK, args=[record.id], queue=record.lane, task_id=task_id(record.id))
+    its lane's queue, with time limits from its estimate (`time_limits`)."""
+    estimate = calibration.estimate(record.kind, record.payload)
+    board.queue(record.user_id, record.lane, record.id, estimate)
+    soft, hard = time_limits(config, estimate)
+    app.send_task(JOB_TASK, args=[record.id], queue=record.lane, task_id=task_id(record.id),
+                  soft_time_limit=soft, time_limit=hard)
+
+
+def time_limits(config: BotConfig, estimate: float) -> tuple[float, float]:
+    """Celery's soft and hard time limits of a job expected to take `estimate` seconds: behind the watchdog,
+    which kills it at its deadline (`BotConfig.job_deadline`), one and two stall limits later; and never
+    past the redelivery delay's shares (a job still running when its message came back would be painted
+    twice)."""
+    deadline = config.job_deadline(estimate)
+    return (min(deadline + config.stall_after, config.redeliver_after * SOFT_LIMIT_SHARE),
+            min(deadline + 2 * config.stall_after, config.redeliver_after * HARD_LIMIT_SHARE))
 
 
 def expected_starts(board: JobBoard, lane: str) -> tuple[list[int], list[float]]:
@@ -65,7 +78,7 @@ class CeleryRunner:
             for record in self.journal.unfinished():
                 if record.status is JobStatus.WAITING and not self.board.known(record.lane, record.id):
                     log.info("enqueueing job %d, journalled but never queued", record.id)
-                    enqueue(self.app, self.board, self.calibration, record)
+                    enqueue(self.app, self.board, self.calibration, record, self.config)
         except RunnerUnavailable as exc:
             raise WorkerSetupError(f"cannot reach Redis at {self.board.url}: {exc}") from None
 
@@ -104,7 +117,7 @@ class CeleryRunner:
         """Enqueue a journalled job, then check the lane's limits again from its place (not for a `resumed`
         one): of requests admitted at the same moment by any chat process, the later ones see the earlier
         ahead of them, and the one that would wait too long is taken off again (QueueFull)."""
-        enqueue(self.app, self.board, self.calibration, record)
+        enqueue(self.app, self.board, self.calibration, record, self.config)
         waiting, starts_at = expected_starts(self.board, record.lane)
         if record.id not in waiting:
             return

@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 
 from bots.common.backbone import Backbone
 from bots.common.config import BotConfig
+from bots.common.lanes import CANCEL_GRACE
 from bots.jobs.runner import CancelReason, Stop, WorkerHung, WorkerInfo, WorkerLost, WorkerSetupError
 from bots.jobs.runner.process_worker import serve
 from bots.store import JobRecord, JobStatus
@@ -41,7 +42,6 @@ READY_TIMEOUT = 600.0  # seconds for a new worker to import torch and load its n
 # own GOMP_SPINCOUNT (or OMP_WAIT_POLICY) wins.
 WORKER_ENVIRONMENT = {"GOMP_SPINCOUNT": "1000"}
 POLL = 0.1  # seconds between two looks at a job's cancel check while it runs
-CANCEL_GRACE = 5.0  # seconds a worker has to stop a cancelled job before it is killed
 
 
 class WorkerProcess:
