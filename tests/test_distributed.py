@@ -190,6 +190,7 @@ def test_a_frozen_pool_process_is_killed_and_its_job_retried_once(cluster: Clust
     assert urllib.request.urlopen(f"http://127.0.0.1:{address[1]}/healthz", timeout=10).status == 200
     assert metric(address, "stylebot_jobs_total", kind="paint", outcome="retried") == 1
     assert metric(address, "stylebot_jobs_total", kind="paint", outcome="delivered") == 1
+    assert metric(address, "stylebot_workers_hung_total") == 1
 
 
 def test_cancel_of_a_frozen_pool_process_ends_in_seconds(cluster: Cluster, fake_api: FakeBotApi):

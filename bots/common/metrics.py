@@ -83,15 +83,18 @@ def count_disk_full() -> None:
     _made()["disk_full"].inc()
 
 
-def exposition(folder: Path | None, live: Iterable[Any] = ()) -> tuple[bytes, str]:
-    """The text a scrape gets, and its content type: this process's metrics plus the workers' files in
-    `folder` (summed where they share a name and labels), plus the `live` metric families."""
+def exposition(folder: Path | None, live: Iterable[Any] = (), own: bool = True) -> tuple[bytes, str]:
+    """The text a scrape gets, and its content type: this process's metrics (unless not `own`: a process that
+    counts into `folder` itself would be counted twice) plus the workers' files in `folder` (summed where
+    they share a name and labels), plus the `live` metric families."""
     from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
     from prometheus_client.multiprocess import MultiProcessCollector
     from prometheus_client.registry import CollectorRegistry
 
-    _made()
-    families = {family.name: family for family in REGISTRY.collect()}
+    families = {}
+    if own:
+        _made()
+        families = {family.name: family for family in REGISTRY.collect()}
     if folder is not None and folder.is_dir():
         workers = CollectorRegistry()
         MultiProcessCollector(workers, path=str(folder))

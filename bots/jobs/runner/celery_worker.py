@@ -172,10 +172,14 @@ def _beating_sleep(worker: _Worker, seconds: float) -> None:
                 pass  # Redis down: the delivery's own retries carry on
 
 
+_hung_killed = 0  # pool processes the watchdog killed (not after a cancel), for /metrics
+
+
 def _watch(board: JobBoard, name: str, config: BotConfig) -> None:
     """The watchdog of this worker's pool processes (a thread of its main process): SIGKILL the one whose
     job fell silent for the stall limit or ran past its deadline, after flagging the job as hung, or did not
     stop within CANCEL_GRACE of a cancel (its retry then finds the cancel and says "Cancelled")."""
+    global _hung_killed
     while True:
         time.sleep(WATCH_EVERY)
         try:
@@ -191,6 +195,7 @@ def _watch(board: JobBoard, name: str, config: BotConfig) -> None:
                     continue
                 log.error("killing pool process %d (%s): job %d %s", life.pid, life.worker, life.job, why)
                 if cancelled is None:
+                    _hung_killed += 1
                     board.mark_hung(life.job)
                 board.job_ended(life.job)
                 try:
@@ -252,7 +257,15 @@ def _serve_health(config: BotConfig, name: str, concurrency: int) -> None:
         redis_up, pool = beating()
         return {"redis": redis_up, "pool": pool >= concurrency}
 
-    HealthServer(health_app(alive, ready, lambda: metrics.exposition(folder)), config.health_listen).start()
+    def scrape() -> tuple[bytes, str]:
+        from prometheus_client.core import CounterMetricFamily
+
+        hung = CounterMetricFamily("stylebot_workers_hung", "Pool processes killed as hung (silent, or past a "
+                                   "job's deadline)")
+        hung.add_metric([], _hung_killed)
+        return metrics.exposition(folder, [hung], own=False)
+
+    HealthServer(health_app(alive, ready, scrape), config.health_listen).start()
 
 
 def serve(config: BotConfig, backbones: tuple[Backbone, ...], upscaling: bool, lanes: tuple[str, ...],

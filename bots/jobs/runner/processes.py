@@ -207,6 +207,9 @@ class WorkerProcesses:
                 threading.Thread(target=self._replace, args=(worker, self._idle[record.lane]),
                                  name=f"replace-{worker.name}", daemon=True).start()
             raise
+        except BaseException:
+            self._idle[record.lane].put(worker)
+            raise
         self._idle[record.lane].put(worker)
         return outcome
 
