@@ -16,6 +16,7 @@ COMMANDS = {
     "hires": "results at 1024-2048 px: every way of getting there, judged as a viewer sees them",
     "precision": "every engine in float32 and bfloat16: time, memory, how far the results are apart",
     "bot": "the Telegram bots' request handling",
+    "hang": "the hang probe: how long a user waits when the process painting their picture freezes",
     "plot": "redraw the score-against-time plot of saved `bench nst` results (matplotlib: the plot extra)",
 }
 
