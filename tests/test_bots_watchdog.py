@@ -95,8 +95,12 @@ def test_a_frozen_worker_is_killed_and_the_job_retried_once_and_delivered(start_
 
 
 def test_frozen_twice_the_job_fails_plainly_and_the_next_user_is_served(start_bot, real_weights_dir) -> None:
-    """Frozen again on its second try: the user gets the clear failure, and the job queued behind it runs."""
-    bot = start_bot(VggBot, worker_processes=True, weights_dir=real_weights_dir, steps=100_000, stall_after=STALL)
+    """Frozen again on its second try: the user gets the clear failure (and /metrics counts it), and the job
+    queued behind it runs."""
+    bot = start_bot(VggBot, worker_processes=True, weights_dir=real_weights_dir, steps=100_000, stall_after=STALL,
+                    health_listen=("127.0.0.1", 0))
+    address = bot.bot.health_server.address
+    failed = metric(address, "stylebot_jobs_total", kind="paint", outcome="failed")
     victim, patient = bot.user(2611), bot.user(2612)
     since = victim.picks_style(victim.starts_with_photo())
     patient.gets("You're #1 in the queue", patient.picks_style(patient.starts_with_photo(photo_bytes(seed=3))),
@@ -107,6 +111,8 @@ def test_frozen_twice_the_job_fails_plainly_and_the_next_user_is_served(start_bo
         wait_until(lambda: _gone(pid), timeout=10)
     assert [m["text"] for m in victim.status_messages()][-1] == texts.NOT_FINISHED
     assert _painting_job(bot, victim).status is JobStatus.FAILED
+    assert metric(address, "stylebot_jobs_total", kind="paint", outcome="failed") == failed + 1
+    assert metric(address, "stylebot_workers_hung_total") == 2
     wait_until(lambda: _painting_since(patient, 0), timeout=120)  # the lane went on with the next job
     patient.says("/cancel")
     patient.waits_for_job_end(timeout=60)

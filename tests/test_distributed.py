@@ -150,9 +150,13 @@ def test_a_worker_without_its_weights_stops_with_one_clear_line(cluster: Cluster
 
 
 def _freeze_painter(cluster: Cluster, fake_api: FakeBotApi) -> int:
-    """SIGSTOP the pool process running the Gatys job, once it runs; its pid."""
-    wait_until(lambda: cluster.running_jobs(), 60, "the Gatys job to start", fake_api)
-    pid = int(next(iter(cluster.running_jobs())).split("/")[1])
+    """SIGSTOP the live pool process running the Gatys job, once it runs; its pid. (A killed one's heartbeat
+    lingers on the board until it expires.)"""
+    def running() -> list[int]:
+        return [pid for name in cluster.running_jobs() if not _gone(pid := int(name.split("/")[1]))]
+
+    wait_until(running, 90, "the Gatys job to run", fake_api)
+    pid = running()[0]
     os.kill(pid, signal.SIGSTOP)
     return pid
 
@@ -191,6 +195,20 @@ def test_a_frozen_pool_process_is_killed_and_its_job_retried_once(cluster: Clust
     assert metric(address, "stylebot_jobs_total", kind="paint", outcome="retried") == 1
     assert metric(address, "stylebot_jobs_total", kind="paint", outcome="delivered") == 1
     assert metric(address, "stylebot_workers_hung_total") == 1
+
+
+def test_a_pool_process_frozen_twice_fails_the_job_plainly(cluster: Cluster, fake_api: FakeBotApi):
+    """Frozen again on its second try, on the new pool process: the user gets the clear failure."""
+    cluster.env.update(STYLEBOT_STALL_AFTER="4", STYLEBOT_STEPS="100000")
+    cluster.worker("quick", "instant")
+    cluster.worker("painter", "transfer")
+    cluster.start_chat()
+    since = ask_for_painting(fake_api, 53, photo_bytes(seed=53), "style:waves")
+    for expected in (texts.WORKER_STUCK_RETRYING, texts.WORKER_STUCK_FAILED):
+        pid = _freeze_painter(cluster, fake_api)
+        since = fake_api.wait_for_message(53, expected, since=since, timeout=30) and fake_api.mark()
+        wait_until(lambda: _gone(pid), 10, "the frozen pool process to be gone")
+    assert not paintings(fake_api, 53)
 
 
 def test_cancel_of_a_frozen_pool_process_ends_in_seconds(cluster: Cluster, fake_api: FakeBotApi):
