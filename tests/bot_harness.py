@@ -8,6 +8,7 @@ every step goes through HTTP, telebot, the handlers, the job queue and the engin
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,15 @@ def photo_bytes(size: tuple[int, int] = (120, 90), seed: int = 0, fmt: str = "JP
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, fmt)
     return buffer.getvalue()
+
+
+def reaped(pid: int) -> bool:
+    """The process ended and was reaped (no zombie left either): what a killed worker must be."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 def bot_config(api: FakeBotApi, temp_dir: Path, **overrides: Any) -> BotConfig:

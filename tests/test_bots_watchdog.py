@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot_harness import BotUnderTest, User, photo_bytes, wait_until
+from bot_harness import BotUnderTest, User, photo_bytes, reaped, wait_until
 from bots import VggBot
 from bots.common import texts
 from bots.common.lanes import CANCEL_GRACE
@@ -31,15 +31,6 @@ def _painter(bot: BotUnderTest) -> int:
     """The pid of the worker of the painting lane, once it is alive."""
     wait_until(lambda: next(w for w in bot.bot.runner.stats().workers if w.name == "transfer-1").alive, timeout=90)
     return next(w.pid for w in bot.bot.runner.stats().workers if w.name == "transfer-1")
-
-
-def _gone(pid: int) -> bool:
-    """The process ended and was reaped (no zombie left either)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def _painting_since(user: User, since: int) -> bool:
@@ -80,7 +71,7 @@ def test_a_frozen_worker_is_killed_and_the_job_retried_once_and_delivered(start_
     pid, frozen = _freeze_while_painting(bot, user, since)
     user.gets(texts.WORKER_STUCK_RETRYING, since, timeout=STALL + 10)
     assert time.monotonic() - frozen < STALL + 10
-    wait_until(lambda: _gone(pid), timeout=10)
+    wait_until(lambda: reaped(pid), timeout=10)
     started = time.monotonic()
     wait_until(lambda: _results(bot, user), timeout=180)
     assert time.monotonic() - started > STALL  # the retry ran longer than the stall limit, beating
@@ -108,7 +99,7 @@ def test_frozen_twice_the_job_fails_plainly_and_the_next_user_is_served(start_bo
     for expected in (texts.WORKER_STUCK_RETRYING, texts.WORKER_STUCK_FAILED):
         pid, _ = _freeze_while_painting(bot, victim, since)
         since = victim.gets(expected, since, timeout=STALL + 10)["message_id"] and bot.api.mark()
-        wait_until(lambda: _gone(pid), timeout=10)
+        wait_until(lambda: reaped(pid), timeout=10)
     assert [m["text"] for m in victim.status_messages()][-1] == texts.NOT_FINISHED
     assert _painting_job(bot, victim).status is JobStatus.FAILED
     assert metric(address, "stylebot_jobs_total", kind="paint", outcome="failed") == failed + 1
@@ -129,7 +120,7 @@ def test_cancel_of_a_frozen_worker_ends_in_seconds(start_bot, real_weights_dir) 
     user.gets(texts.CANCELLING_RUNNING, user.says("/cancel"))
     user.gets(texts.CANCELLED, since, timeout=CANCEL_GRACE + 10)
     assert time.monotonic() - asked < CANCEL_GRACE + 10
-    wait_until(lambda: _gone(pid), timeout=10)
+    wait_until(lambda: reaped(pid), timeout=10)
     user.waits_for_job_end(timeout=30)
     assert _painting_job(bot, user).status is JobStatus.CANCELLED
     wait_until(lambda: _painter(bot) != pid, timeout=90)

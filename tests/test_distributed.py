@@ -19,7 +19,7 @@ import redis
 
 from bench.cluster import Cluster, wait_until
 from bench.soak import ask_for_painting, result_photos
-from bot_harness import TOKEN, photo_bytes
+from bot_harness import TOKEN, photo_bytes, reaped
 from bots.common import texts
 from bots.common.lanes import CANCEL_GRACE
 from fake_bot_api import FakeBotApi
@@ -153,20 +153,12 @@ def _freeze_painter(cluster: Cluster, fake_api: FakeBotApi) -> int:
     """SIGSTOP the live pool process running the Gatys job, once it runs; its pid. (A killed one's heartbeat
     lingers on the board until it expires.)"""
     def running() -> list[int]:
-        return [pid for name in cluster.running_jobs() if not _gone(pid := int(name.split("/")[1]))]
+        return [pid for name in cluster.running_jobs() if not reaped(pid := int(name.split("/")[1]))]
 
     wait_until(running, 90, "the Gatys job to run", fake_api)
     pid = running()[0]
     os.kill(pid, signal.SIGSTOP)
     return pid
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_a_frozen_pool_process_is_killed_and_its_job_retried_once(cluster: Cluster, fake_api: FakeBotApi):
@@ -187,7 +179,7 @@ def test_a_frozen_pool_process_is_killed_and_its_job_retried_once(cluster: Clust
     frozen = time.monotonic()
     fake_api.wait_for_message(51, texts.WORKER_STUCK_RETRYING, since=since, timeout=30)
     assert time.monotonic() - frozen < 4 + 15
-    wait_until(lambda: _gone(pid), 10, "the frozen pool process to be gone")
+    wait_until(lambda: reaped(pid), 10, "the frozen pool process to be gone")
     wait_until(lambda: paintings(fake_api, 51), 120, "the painting", fake_api)
     time.sleep(1)
     assert len(paintings(fake_api, 51)) == 1
@@ -207,7 +199,7 @@ def test_a_pool_process_frozen_twice_fails_the_job_plainly(cluster: Cluster, fak
     for expected in (texts.WORKER_STUCK_RETRYING, texts.WORKER_STUCK_FAILED):
         pid = _freeze_painter(cluster, fake_api)
         since = fake_api.wait_for_message(53, expected, since=since, timeout=30) and fake_api.mark()
-        wait_until(lambda: _gone(pid), 10, "the frozen pool process to be gone")
+        wait_until(lambda: reaped(pid), 10, "the frozen pool process to be gone")
     assert not paintings(fake_api, 53)
 
 
@@ -223,5 +215,5 @@ def test_cancel_of_a_frozen_pool_process_ends_in_seconds(cluster: Cluster, fake_
     mark = fake_api.mark()
     fake_api.send_text(52, "/cancel")
     fake_api.wait_for_message(52, texts.CANCELLED, since=mark, timeout=CANCEL_GRACE + 30)
-    wait_until(lambda: _gone(pid), 10, "the frozen pool process to be gone")
+    wait_until(lambda: reaped(pid), 10, "the frozen pool process to be gone")
     assert not paintings(fake_api, 52)
