@@ -15,6 +15,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 WORKDIR /app
 RUN pip install --index-url "$TORCH_INDEX" torch==2.14.1 torchvision==0.29.1
 COPY . .
+# `pip install .` brings everything else as wheels, FFmpeg with libx264 for clips inside PyAV's (README, "Clips")
 RUN pip install . && useradd --create-home --uid 10001 stylebot && mkdir -p /data /weights \
     && chown stylebot /data
 USER stylebot

@@ -14,6 +14,7 @@ COMMANDS = {
     "instant": "instant (feed-forward) stylization",
     "universal": "universal style transfer (WCT): any painting in one pass",
     "hires": "results at 1024-2048 px: every way of getting there, judged as a viewer sees them",
+    "motion": "painted clips: each frame alone against steady, by warping error, style loss, time and memory",
     "precision": "every engine in float32 and bfloat16: time, memory, how far the results are apart",
     "bot": "the Telegram bots' request handling",
     "hang": "the hang probe: how long a user waits when the process painting their picture freezes",

@@ -26,11 +26,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
-from bench.measure import REPO, MeasureError, Stopwatch, image_folder, json_path, report, run_measured
+from bench.measure import REPO, Stopwatch, image_folder, json_path, measured, report
 
 WORKING = 512  # the medium brush's working size (`--working` for quicker runs, e.g. in tests)
 ENGINES = ("quick", "instant", "gatys")
@@ -192,21 +191,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def _measure(target: str, kwargs: dict[str, Any], label: str) -> Any:
-    print(f"[{label}] ...", flush=True)
-    try:
-        return run_measured(target, kwargs)
-    except MeasureError as exc:
-        print(f"[{label}] FAILED: {exc}", file=sys.stderr, flush=True)
-        return None
-
-
 def _run_pair(args: argparse.Namespace, engine: str, pair: str, content: str, style: str,
               image_dir: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     stem = f"{engine}-{pair.replace(':', '-')}"
     small = image_dir / f"{stem}-{args.working}.png"
-    painted = _measure("bench.hires:paint_job", {"engine": engine, "content": content, "style": style,
+    painted = measured("bench.hires:paint_job", {"engine": engine, "content": content, "style": style,
                                                  "side": args.working, "photo_side": None, "out": str(small)},
                        f"{stem} paint at {args.working}")
     for size in args.sizes:
@@ -214,7 +204,7 @@ def _run_pair(args: argparse.Namespace, engine: str, pair: str, content: str, st
             row: dict[str, Any] = {"engine": engine, "pair": pair, "size": size, "method": method}
             out = image_dir / f"{stem}-{size}-{method}.png"
             if method == "new" and engine == "gatys":  # its own run: painted, refined at the size, carried
-                m = _measure("bench.hires:paint_job", {"engine": engine, "content": content, "style": style,
+                m = measured("bench.hires:paint_job", {"engine": engine, "content": content, "style": style,
                                                        "side": size, "photo_side": size, "out": str(out),
                                                        "working": args.working}, f"{stem} new at {size}")
                 if m is None:
@@ -224,7 +214,7 @@ def _run_pair(args: argparse.Namespace, engine: str, pair: str, content: str, st
             elif method == "direct":
                 if engine == "gatys" and size != 1024:
                     continue
-                m = _measure("bench.hires:paint_job", {"engine": engine, "content": content, "style": style,
+                m = measured("bench.hires:paint_job", {"engine": engine, "content": content, "style": style,
                                                        "side": size, "photo_side": size, "out": str(out)},
                              f"{stem} direct at {size}")
                 if m is None:
@@ -235,7 +225,7 @@ def _run_pair(args: argparse.Namespace, engine: str, pair: str, content: str, st
                 if painted is None:
                     rows.append({**row, "error": "painting failed"})
                     continue
-                m = _measure("bench.hires:carry_job", {"method": method, "painting": str(small), "content": content,
+                m = measured("bench.hires:carry_job", {"method": method, "painting": str(small), "content": content,
                                                        "size": size, "out": str(out)}, f"{stem} {method} {size}")
                 if m is None:
                     rows.append({**row, "error": "failed"})
@@ -247,7 +237,7 @@ def _run_pair(args: argparse.Namespace, engine: str, pair: str, content: str, st
             rows.append(row)
     for row in (r for r in rows if "error" not in r):
         bicubic = image_dir / f"{stem}-{row['size']}-bicubic.png"
-        scored = _measure("bench.hires:score_job", {"result": row["image"], "content": content, "style": style,
+        scored = measured("bench.hires:score_job", {"result": row["image"], "content": content, "style": style,
                                                      "bicubic": str(bicubic) if bicubic.exists() else None,
                                                      "working": args.working},
                           f"{stem} {row['method']} {row['size']} scoring")

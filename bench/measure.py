@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Stopwatch", "Measurement", "MeasureError", "run_measured", "image_folder", "write_json", "format_table",
-           "machine_info", "describe"]
+__all__ = ["Stopwatch", "Measurement", "MeasureError", "run_measured", "measured", "image_folder", "write_json",
+           "format_table", "machine_info", "describe"]
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_FLAGS = ("avx2", "avx512_f", "avx512_bf16", "amx_bf16")  # what the engines' speed depends on
@@ -173,6 +173,16 @@ def run_measured(target: str, kwargs: Mapping[str, Any] | None = None, env: Mapp
                                "its traceback is above")
         measurement = Measurement(**json.loads(result_path.read_text()))
         return replace(measurement, process_s=time.perf_counter() - start - measurement.paused_s)
+
+
+def measured(target: str, kwargs: Mapping[str, Any], label: str) -> Measurement | None:
+    """`run_measured` announced as `label`; None (said on stderr) when it fails, so a benchmark goes on."""
+    print(f"[{label}] ...", flush=True)
+    try:
+        return run_measured(target, kwargs)
+    except MeasureError as exc:
+        print(f"[{label}] FAILED: {exc}", file=sys.stderr, flush=True)
+        return None
 
 
 def image_folder(out: Path) -> Path:

@@ -150,8 +150,8 @@ def wrong_input_at_every_step(bot: BotUnderTest) -> None:
     user.api.send_sticker(user.chat_id)
     hint(since, "Stickers can't be repainted. " + content_hint)
     since = user.api.mark()
-    user.api.send_video(user.chat_id)
-    hint(since, "not videos. " + content_hint)
+    user.api.send_clip(user.chat_id, b"\x00\x00\x00\x18ftypmp42")
+    hint(since, "I can't use this clip: it isn't a video I can read")
     hint(user.sends_file(b"%PDF-1.4 ...", "menu.pdf", "application/pdf"), "isn't a picture I can read")
     hint(user.sends_file(b"\xff\xd8" + b"0" * 100, "big.jpg", "image/jpeg", size=25 * MB),
          "I can only download files up to 20 MB")

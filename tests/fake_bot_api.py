@@ -383,10 +383,23 @@ class FakeBotApi:
         return self._user_message(chat_id, user_id, sticker={**self._file_obj(f), "type": "regular", "width": 512,
                                   "height": 512, "is_animated": False, "is_video": False, "emoji": "\U0001F600"})
 
-    def send_video(self, chat_id: int, user_id: int | None = None) -> dict:
+    def send_clip(self, chat_id: int, data: bytes, kind: str = "video", duration: int | None = None,
+                  size: tuple[int, int] = (640, 360), caption: str | None = None, file_name: str = "clip.mp4",
+                  file_size: int | None = None, user_id: int | None = None, reply_to: int | None = None) -> dict:
+        """A user's moving picture, as Telegram sends it: an "animation" (a GIF, as a silent MP4; with a
+        "document" beside it, as Telegram adds for older clients), a "video", or a round "video_note"
+        (`length` its side). `duration` (seconds, as the message says it) defaults to 1."""
+        assert kind in ("animation", "video", "video_note"), kind
         with self._cond:
-            video = self._media_obj("video", b"\x00\x00\x00\x18ftypmp42", "clip.mp4", "video/mp4", None)
-        return self._user_message(chat_id, user_id, video=video)
+            f = self._register(data, f"{kind}s/{file_name}", file_size)
+            common = {**self._file_obj(f), "duration": 1 if duration is None else duration}
+            if kind == "video_note":
+                content = {"video_note": {**common, "length": size[0]}}
+            else:
+                media = {**common, "width": size[0], "height": size[1], "file_name": file_name,
+                         "mime_type": "video/mp4"}
+                content = {kind: media, **({"document": dict(media)} if kind == "animation" else {})}
+        return self._user_message(chat_id, user_id, reply_to, **content, **({"caption": caption} if caption else {}))
 
     def press_button(self, chat_id: int, message_id: int, data: str, user_id: int | None = None) -> str:
         """A callback_query for the bot's inline button carrying `data`; returns the query id.  In a group,
@@ -467,10 +480,11 @@ class FakeBotApi:
             return self._files[file_id].data
 
     def media_bytes(self, message: dict) -> bytes:
-        """What a message carries: the largest photo size, or its document/video/sticker bytes."""
+        """What a message carries: the largest photo size, or its document/clip/sticker bytes."""
         if message.get("photo"):
             return self.file_bytes(message["photo"][-1]["file_id"])
-        return self.file_bytes(next(message[k] for k in ("document", "video", "sticker") if k in message)["file_id"])
+        kinds = ("animation", "video_note", "document", "video", "sticker")
+        return self.file_bytes(next(message[k] for k in kinds if k in message)["file_id"])
 
     @staticmethod
     def inline_buttons(message: dict) -> list[tuple[str, str | None]]:
@@ -525,6 +539,10 @@ class FakeBotApi:
     def wait_for_photo(self, chat_id: int, timeout: float | None = None, since: int = 0) -> dict:
         return self._wait_msg(chat_id, lambda d: "photo" in d, timeout, since, "photo")
 
+    def wait_for_clip(self, chat_id: int, kind: str, timeout: float | None = None, since: int = 0) -> dict:
+        """The bot's next animation, video or video_note (`kind`) in the chat."""
+        return self._wait_msg(chat_id, lambda d: kind in d, timeout, since, kind)
+
     def wait_for_document(self, chat_id: int, timeout: float | None = None, since: int = 0) -> dict:
         return self._wait_msg(chat_id, lambda d: "document" in d, timeout, since, "document")
 
@@ -573,7 +591,8 @@ class FakeBotApi:
             if chat_id in (None, chat):
                 lines.append(f"Messages in chat {chat}:")
                 for m in msgs.values():
-                    kind = next((k for k in ("text", "photo", "document", "video", "sticker") if k in m.data), "?")
+                    kind = next((k for k in ("text", "photo", "animation", "video_note", "document", "video", "sticker")
+                                 if k in m.data), "?")
                     body = m.data.get("text") or m.data.get("caption") or m.data.get("document", {}).get("file_name") \
                         or ""
                     keys = f" buttons={self.inline_buttons(m.data)}" if "reply_markup" in m.data else \
@@ -904,6 +923,30 @@ class FakeBotApi:
         data, filename, mime = self._resolve(c, c.params.get("document"), "document")
         doc = self._media_obj("document", data, filename, mime, None)
         return self._bot_message(c, document=doc, **self._caption(c.params))
+
+    def _clip(self, c: Call, kind: str) -> dict:
+        """sendAnimation/sendVideo/sendVideoNote: the uploaded MP4 kept as it came, described by the call's own
+        width, height, duration (and a video note's length), as Telegram describes what it was given."""
+        data, filename, mime = self._resolve(c, c.params.get(kind), kind)
+        f = self._register(data, f"{kind}s/{filename}")
+        duration = int(c.params.get("duration") or 0)
+        if kind == "video_note":
+            return self._bot_message(c, video_note={**self._file_obj(f), "length": int(c.params.get("length") or 0),
+                                                    "duration": duration})
+        media = {**self._file_obj(f), "width": int(c.params.get("width") or 0),
+                 "height": int(c.params.get("height") or 0), "duration": duration, "file_name": filename,
+                 "mime_type": mime or "video/mp4"}
+        extra = {"document": dict(media)} if kind == "animation" else {}
+        return self._bot_message(c, **{kind: media}, **extra, **self._caption(c.params))
+
+    def _m_sendanimation(self, c: Call) -> dict:
+        return self._clip(c, "animation")
+
+    def _m_sendvideo(self, c: Call) -> dict:
+        return self._clip(c, "video")
+
+    def _m_sendvideonote(self, c: Call) -> dict:
+        return self._clip(c, "video_note")
 
     def _m_sendmediagroup(self, c: Call) -> list[dict]:
         media = c.json_param("media") or []

@@ -161,7 +161,7 @@ def test_bench_cli_fails_only_the_command_whose_module_is_missing(monkeypatch, c
     assert bench_cli.main([]) == 2
 
 
-@pytest.mark.parametrize("command", ["nst", "sr", "instant", "universal", "bot", "precision"])
+@pytest.mark.parametrize("command", ["nst", "sr", "instant", "universal", "bot", "precision", "motion"])
 def test_bench_refuses_an_out_path_without_json_suffix_before_any_work(command, tmp_path, capsys):
     """Its images folder is the same path without the suffix: the JSON could not be written at the end."""
     out = tmp_path / "results"
@@ -336,3 +336,24 @@ def test_bench_plot_refuses_other_results(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         bench_cli.main(["plot", str(results)])
     assert exit_info.value.code == 2 and "bench nst" in capsys.readouterr().err
+
+
+def test_bench_motion_paints_the_clip_both_ways_and_judges_steadiness(tmp_path, real_weights_dir, images_dir,
+                                                                     monkeypatch, capsys):
+    """A tiny clip (96 px, 1 s): each way painted, scored on its frames and its MP4, the targets judged."""
+    from bench import motion
+
+    monkeypatch.setenv("STYLEBOT_WEIGHTS_DIR", str(real_weights_dir))
+    out = tmp_path / "motion.json"
+    assert motion.main(["--side", "96", "--seconds", "1", "--fps", "8", "--engines", "instant",
+                        "--images", str(images_dir), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    alone, steady, longer = data["results"]
+    assert [(r["method"], r["seconds"], r["frames"]) for r in data["results"]] == [
+        ("per-frame", 1, 8), ("steady", 1, 8), ("steady", 2, 16)]
+    assert steady["warp"] < alone["warp"] and all(r[k] > 0 for r in (alone, steady) for k in ("style", "warp_mp4"))
+    assert "warp" not in longer and longer["peak_mb"] > 0
+    targets = {t["target"]: t["met"] for t in data["targets"]}
+    assert set(targets) == {"instant: warping error", "instant: style loss", "instant: time", "memory",
+                            "memory against length"}
+    assert "instant  per-frame" in capsys.readouterr().out

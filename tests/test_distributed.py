@@ -217,3 +217,26 @@ def test_cancel_of_a_frozen_pool_process_ends_in_seconds(cluster: Cluster, fake_
     fake_api.wait_for_message(52, texts.CANCELLED, since=mark, timeout=CANCEL_GRACE + 30)
     wait_until(lambda: reaped(pid), 10, "the frozen pool process to be gone")
     assert not paintings(fake_api, 52)
+
+
+def test_a_clip_is_painted_by_a_celery_worker_of_the_transfer_lane(cluster: Cluster, fake_api: FakeBotApi,
+                                                                   tmp_path: Path):
+    """A GIF and a video with sound, checked in the chat process and painted frame by frame in a transfer
+    worker (which loads the one-pass networks for them), come back as an animation and a video."""
+    from test_bots_clips import clip_bytes, decoded
+
+    cluster.env["STYLEBOT_VIDEO_SIDE"] = "96"  # the chat process checks clips, the worker paints them
+    cluster.worker("painter", "transfer")
+    cluster.start_chat()
+    mark = fake_api.mark()
+    fake_api.send_clip(61, clip_bytes(tmp_path, name="gif.mp4"), "animation")
+    prompt = fake_api.wait_for_message(61, "Got your clip", since=mark, timeout=60)
+    fake_api.press_button(61, prompt["message_id"], dict(fake_api.inline_buttons(prompt))["⚡ Wave"])
+    animation = fake_api.wait_for_clip(61, "animation", since=mark, timeout=120)
+    frames, _, _, audio = decoded(fake_api.media_bytes(animation))
+    assert len(frames) == 12 and frames[0].shape[:2] == (72, 96) and not audio
+    mark = fake_api.mark()
+    fake_api.send_clip(62, clip_bytes(tmp_path, sound=True, name="video.mp4"), "video", caption="mosaic")
+    video = fake_api.wait_for_clip(62, "video", since=mark, timeout=120)
+    frames, _, _, audio = decoded(fake_api.media_bytes(video))
+    assert len(frames) == 12 and audio

@@ -180,9 +180,23 @@ def test_long_poll_wakes_on_injected_update(fake_api: FakeBotApi) -> None:
     fake_api.max_poll_wait = 0.1
     assert bot.get_updates(offset=updates[-1].update_id + 1, long_polling_timeout=1) == []
     fake_api.send_sticker(CHAT)
-    fake_api.send_video(CHAT)
-    kinds = [u.message.content_type for u in bot.get_updates(offset=updates[-1].update_id + 1)]
-    assert kinds == ["sticker", "video"]
+    for kind in ("video", "animation", "video_note"):
+        fake_api.send_clip(CHAT, b"\x00\x00\x00\x18ftypmp42", kind, duration=3)
+    got = [u.message for u in bot.get_updates(offset=updates[-1].update_id + 1)]
+    assert [m.content_type for m in got] == ["sticker", "video", "animation", "video_note"]
+    assert got[2].document is not None and got[3].video_note.duration == 3  # as Telegram sends them
+
+
+def test_clips_are_sent_and_described_as_the_bot_api_describes_them(fake_api: FakeBotApi) -> None:
+    bot = telebot.TeleBot("123:ABC", threaded=False)
+    data = b"\x00\x00\x00\x18ftypisom clip"
+    video = bot.send_video(CHAT, data, duration=5, width=480, height=360, caption="painted")
+    animation = bot.send_animation(CHAT, data, duration=2, width=320, height=240)
+    note = bot.send_video_note(CHAT, data, duration=4, length=240)
+    assert (video.video.width, video.video.duration, video.caption) == (480, 5, "painted")
+    assert animation.content_type == "animation" and animation.animation.height == 240
+    assert (note.video_note.length, note.video_note.duration) == (240, 4)
+    assert fake_api.media_bytes(fake_api.wait_for_clip(CHAT, "video_note")) == data
 
 
 def test_calls_on_a_kept_alive_connection_take_no_40_ms(fake_api: FakeBotApi) -> None:

@@ -25,7 +25,7 @@ CHAT_DOORS = ("bots.jobs.admission", "bots.jobs.runner")  # the only modules of 
 ENGINES = "bots.jobs.engines"
 COMPUTING = ("torch", "torchvision", "superres", "weights")  # what only the engines module may import
 TORCH_FREE_TRANSFER = ("transfer.images", "transfer.progress", "transfer.instant_styles", "transfer.device",
-                       "transfer.precision", "transfer.resolution")
+                       "transfer.precision", "transfer.resolution", "transfer.clips")
 
 
 def layer(module: str) -> str | None:

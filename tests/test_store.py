@@ -553,16 +553,16 @@ def test_unfinished_jobs_are_resumed_in_order_after_a_restart(store: Store, back
         assert again.journal.start(ids[1]).attempts == 2  # running when the bot stopped: a second attempt
 
 
-def test_jobs_created_since_count_cancelled_ones(store: Store, clock: FakeClock) -> None:
+def test_jobs_created_since_count_cancelled_ones_with_their_cost(store: Store, clock: FakeClock) -> None:
     times = []
-    for _ in range(3):
-        job = store.journal.add(1, 1, "transfer", "paint", {})
+    for cost in (None, 7, None):  # a photo, a 7-second clip, a photo
+        job = store.journal.add(1, 1, "transfer", "paint", {} if cost is None else {"cost": cost})
         times.append(job.created)
         clock.advance(600)
     store.journal.finish(job.id, JobStatus.CANCELLED)
     store.journal.add(2, 2, "transfer", "paint", {})
-    assert store.journal.created_since(1, times[0]) == times
-    assert store.journal.created_since(1, times[1]) == times[1:]
+    assert store.journal.created_since(1, times[0]) == list(zip(times, (1, 7, 1)))
+    assert store.journal.created_since(1, times[1]) == [(times[1], 7), (times[2], 1)]
     assert store.journal.created_since(1, clock.now) == []
     assert store.journal.created_since(3, 0) == []
 

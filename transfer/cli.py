@@ -11,18 +11,26 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from transfer.console import OneLineParser, add_compute_options, check_output, load_input, run_command, save_image
+from transfer.clips import Clip, ClipLimits, probe
+from transfer.console import (OneLineParser, Result, add_compute_options, check_output, load_input, run_command,
+                              save_image)
 from transfer.device import compute_device
 from transfer.instant import InstantStyle, InstantStylizer
+from transfer.motion import Steadier
 from transfer.precision import precision_setting
 from transfer.progress import Progress
 from transfer.resolution import BRUSHES, Enlarger, output_size, working_size
 from transfer.strips import STRIP_PIXELS
 from transfer.style_transfer import StyleTransfer, TransferSettings
 from transfer.universal import UniversalStylizer
+from transfer.video import instant_painter, paint_clip, universal_painter
 
 BACKBONES = {"vgg": StyleTransfer.vgg19, "resnet": StyleTransfer.resnet50}
 PHOTO_SIDE_LIMIT = 2560  # --size photo: what Telegram keeps of a photo, and about 6.5 MP
+CLIP_SUFFIXES = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".gif", ".avi")
+CLIP_SIDE = 480  # px, a clip's frames' long side by default: as the bots paint them
+CLIP_SECONDS = 60.0
+CLIP_FRAMES = 1_000_000  # the CLI keeps every frame of a clip it accepts
 
 
 def _size(text: str) -> int:
@@ -40,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m transfer",
         description="Repaint CONTENT in the style of one or more STYLE images (Gatys et al.; in seconds with "
                     "--quick), or instantly in a built-in style (--instant).")
-    parser.add_argument("content", type=Path, nargs="?", help="the photo to repaint")
+    parser.add_argument("content", type=Path, nargs="?",
+                        help="the photo to repaint, or a clip (.mp4, .webm, .gif, .mov: --instant or --quick, "
+                             "written as an .mp4)")
     parser.add_argument("styles", type=Path, nargs="*", metavar="STYLE", help="style image(s)")
     parser.add_argument("-o", "--output", type=Path, help="where to write the result")
     parser.add_argument("--instant", metavar="NAME",
@@ -50,9 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="any STYLE image(s) in one pass (universal style transfer, Li et al. 2017): "
                              "seconds, no optimisation")
     parser.add_argument("--backbone", choices=sorted(BACKBONES), default="vgg")
-    parser.add_argument("--size", type=_size, default=512,
+    parser.add_argument("--size", type=_size, default=None,
                         help="long side of the result in px, or 'photo' for the photo's own (up to "
-                             f"{PHOTO_SIDE_LIMIT}); default 512")
+                             f"{PHOTO_SIDE_LIMIT}); default 512, and {CLIP_SIDE} for a clip's frames")
+    parser.add_argument("--max-seconds", type=float, default=CLIP_SECONDS,
+                        help="the longest clip painted, in seconds (default %(default)s)")
     parser.add_argument("--brush", choices=BRUSHES,
                         help="paint at this brush's working size (bold: larger strokes) and carry the painting to "
                              "--size with the x4 network and the photo's detail (python -m bench hires); default: "
@@ -96,10 +108,42 @@ def _check_arguments(args: argparse.Namespace) -> InstantStyle | None:
         raise ValueError(f"--blend needs one weight per style image ({len(args.styles)}), got {len(args.blend)}")
     if args.strip_pixels is not None and args.strip_pixels < 1:
         raise ValueError("--strip-pixels must be at least 1")
-    check_output(args.output)
+    if _is_clip(args):
+        if instant is None and not args.quick:
+            raise ValueError("a clip is painted with --instant NAME or --quick (the full painting takes minutes "
+                             "a frame)")
+        if args.output.suffix.lower() != ".mp4":
+            raise ValueError(f"cannot write {args.output}: a painted clip is an .mp4 file")
+        if not args.output.parent.is_dir():
+            raise ValueError(f"cannot write {args.output}: folder {args.output.parent} does not exist")
+        if not args.max_seconds > 0:
+            raise ValueError("--max-seconds must be above 0")
+    else:
+        check_output(args.output)
     args.device = compute_device(args.device)
     args.precision = precision_setting(args.precision)
     return instant
+
+
+def _is_clip(args: argparse.Namespace) -> bool:
+    return args.content.suffix.lower() in CLIP_SUFFIXES or args.output.suffix.lower() == ".mp4"
+
+
+def _paint_clip(args: argparse.Namespace, instant: InstantStyle | None) -> tuple[Clip, Path, str]:
+    """A clip painted frame by frame, steady over time (`transfer.video`), into the .mp4 `args.output`."""
+    side = CLIP_SIDE if args.size is None else args.size or PHOTO_SIDE_LIMIT
+    clip = probe(args.content, ClipLimits(seconds=args.max_seconds, frames=CLIP_FRAMES, side=side))
+    if instant is not None:
+        paint = instant_painter(InstantStylizer(device=args.device, precision=args.precision), instant.key,
+                                strength=args.style_weight, keep_colors=args.keep_colors)
+    else:
+        paint = universal_painter(UniversalStylizer(device=args.device, precision=args.precision),
+                                  [load_input(path) for path in args.styles], weights=args.blend,
+                                  strength=min(1.0, max(0.0, args.style_weight)), keep_colors=args.keep_colors)
+    with tqdm(total=clip.frames, unit="frame", desc=instant.title if instant else "Universal (WCT)",
+              dynamic_ncols=True) as bar:
+        frames = paint_clip(clip, paint, args.output, Steadier(), progress=lambda p: bar.update(p.step - bar.n))
+    return clip, args.output, f", {frames} frames at {float(clip.rate):g} fps"
 
 
 def _stylize_instantly(args: argparse.Namespace, style: InstantStyle, content: Image.Image) -> Image.Image:
@@ -152,8 +196,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{style.key:14} {style.title}")
         return 0
 
-    def work() -> tuple[Image.Image, Path, str]:
+    def work() -> tuple[Result, Path, str]:
         instant = _check_arguments(args)
+        if _is_clip(args):
+            return _paint_clip(args, instant)
+        if args.size is None:
+            args.size = 512
         content = load_input(args.content)
         size = output_size(content.size, args.size or PHOTO_SIDE_LIMIT)
         if args.brush or not args.size:

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from PIL import Image
 
@@ -72,7 +72,14 @@ def save_image(image: Image.Image, path: Path) -> None:
     image.save(path, **({"quality": 95} if path.suffix.lower() in LOSSY else {}))
 
 
-def run_command(work: Callable[[], tuple[Image.Image, Path, str]]) -> int:
+class Result(Protocol):
+    """What a command made: a picture, or a clip (`transfer.clips.Clip`)."""
+
+    width: int
+    height: int
+
+
+def run_command(work: Callable[[], tuple[Result, Path, str]]) -> int:
     """Run `work` (returns the result, where it was saved, and extra summary text) with the conventions."""
     started = time.perf_counter()
     try:

@@ -49,7 +49,7 @@ from transfer.precision import network_dtype
 from transfer.progress import CancelCheck, Progress, ProgressCallback, check_cancel
 from weights import Weights, load_into
 
-__all__ = ["UniversalStylizer", "Encoder", "Decoder", "FeatureStats", "LEVELS",
+__all__ = ["UniversalStylizer", "Encoder", "Decoder", "FeatureStats", "EncodedStyle", "LEVELS",
            "STYLE_SIDE", "ONE_PASS_PIXELS", "TILE_PIXELS", "TILE_PIXELS_FLOAT32", "HALO", "STATS_HALO", "EIG_FLOOR"]
 
 LEVELS = (3, 2, 1)  # coarse to fine: relu3_1, relu2_1, relu1_1
@@ -232,6 +232,13 @@ class FeatureStats:
         mean = sum(w * p.mean for w, p in zip(shares, parts))
         second = sum(w * (p.cov + torch.outer(p.mean, p.mean)) for w, p in zip(shares, parts))
         return FeatureStats(mean, second - torch.outer(mean, mean), sum(p.count for p in parts))
+
+
+@dataclass(frozen=True)
+class EncodedStyle:
+    """A painting (or a mixture of several) as the universal engine uses it: its statistics per level."""
+
+    levels: dict[int, FeatureStats]
 
 
 class _Moments:
@@ -461,14 +468,15 @@ class UniversalStylizer:
         height, width = _padded_size(image)
         return None if height * width <= self.one_pass_pixels else _tiles(height, width, self.tile_pixels)
 
-    def stylize(self, content: ImageSource, style_or_styles: ImageSource | Sequence[ImageSource],
+    def stylize(self, content: ImageSource, style_or_styles: ImageSource | Sequence[ImageSource] | EncodedStyle,
                 strength: float = 1.0, keep_colors: bool = False, max_side: int | None = 512,
                 progress: ProgressCallback | None = None, cancel: CancelCheck | None = None,
                 weights: Sequence[float] | None = None) -> Image.Image:
         """`content` repainted with the painting(s), at its size fitted within `max_side` (never enlarged).
 
         `style_or_styles`: one image source or a list/tuple of them, blended by mixing their feature
-        statistics with `weights` (default: equal; a weight of 0 leaves that painting out).
+        statistics with `weights` (default: equal; a weight of 0 leaves that painting out), or what
+        `encode_style` made of them (the frames of a clip encode their painting once).
         `strength` in [0, 1] blends the transformed features with the photo's at each level (0 gives the
         photo back through the decoders: nearly the photo). `keep_colors` keeps the photo's colours.
         Raises `ImageError` for a picture we refuse, `ValueError` for bad arguments, `Cancelled` when
@@ -476,25 +484,13 @@ class UniversalStylizer:
         """
         if not 0.0 <= strength <= 1.0:
             raise ValueError("strength must be between 0 and 1")
-        sources = list(style_or_styles) if isinstance(style_or_styles, (list, tuple)) else [style_or_styles]
-        if not sources:
-            raise ValueError("give at least one style image")
-        weights = [1.0] * len(sources) if weights is None else [float(w) for w in weights]
-        if len(weights) != len(sources):
-            raise ValueError(f"give one weight per style image ({len(sources)}), not {len(weights)}")
-        if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
-            raise ValueError("style weights must be non-negative numbers, not all 0")
         photo = load_image(content)
         if max_side is not None:
             photo = fit(photo, long_side=max_side)
-        paintings = [(fit(load_image(source), long_side=self.style_side), w)
-                     for source, w in zip(sources, weights) if w > 0]
-        self.networks()
-
         tiles = self.tiles(photo)
         per_level = 1 if tiles is None else 2 * len(tiles)
-        total = sum(len(_tiles(*_padded_size(p), self.tile_pixels)) for p, _ in paintings)
-        total += len(LEVELS) * per_level
+        paintings = [] if isinstance(style_or_styles, EncodedStyle) else self._paintings(style_or_styles, weights)
+        total = len(LEVELS) * per_level + sum(len(_tiles(*_padded_size(p), self.tile_pixels)) for p, _ in paintings)
         done = 0
 
         def report() -> None:
@@ -503,18 +499,45 @@ class UniversalStylizer:
             if progress is not None:
                 progress(Progress(done, total))
 
+        style = style_or_styles if isinstance(style_or_styles, EncodedStyle) else \
+            self._encode(paintings, report, cancel)
+        with torch.inference_mode():
+            x = _image_tensor(photo, self.device)
+            for level in LEVELS:
+                x = self._level(x, level, style.levels[level], strength, tiles, report, cancel)
+            pixels = x[0].mul(255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+        result = Image.fromarray(pixels, "RGB")
+        return with_content_colors(result, photo) if keep_colors else result
+
+    def encode_style(self, style_or_styles: ImageSource | Sequence[ImageSource],
+                     weights: Sequence[float] | None = None, cancel: CancelCheck | None = None) -> EncodedStyle:
+        """The painting(s)' feature statistics at every level, mixed with `weights` (see `stylize`): what
+        `stylize` needs of them, computed once for many pictures. Raises as `stylize` does."""
+        return self._encode(self._paintings(style_or_styles, weights), lambda: None, cancel)
+
+    def _encode(self, paintings: list[tuple[Image.Image, float]], report: Callable[[], None],
+                cancel: CancelCheck | None) -> EncodedStyle:
+        self.networks()
         with torch.inference_mode():
             per_painting = [self._statistics(_canvas(_image_tensor(p, self.device), self.dtype), LEVELS, report,
                                              cancel)
                             for p, _ in paintings]
-            style = {level: FeatureStats.mixture([s[level] for s in per_painting], [w for _, w in paintings])
-                     for level in LEVELS}
-            x = _image_tensor(photo, self.device)
-            for level in LEVELS:
-                x = self._level(x, level, style[level], strength, tiles, report, cancel)
-            pixels = x[0].mul(255).round_().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
-        result = Image.fromarray(pixels, "RGB")
-        return with_content_colors(result, photo) if keep_colors else result
+        return EncodedStyle({level: FeatureStats.mixture([s[level] for s in per_painting],
+                                                         [w for _, w in paintings]) for level in LEVELS})
+
+    def _paintings(self, style_or_styles: ImageSource | Sequence[ImageSource],
+                   weights: Sequence[float] | None) -> list[tuple[Image.Image, float]]:
+        """The paintings with a weight above 0, loaded and fitted to `style_side`; ValueError for bad weights."""
+        sources = list(style_or_styles) if isinstance(style_or_styles, (list, tuple)) else [style_or_styles]
+        if not sources:
+            raise ValueError("give at least one style image")
+        weights = [1.0] * len(sources) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(sources):
+            raise ValueError(f"give one weight per style image ({len(sources)}), not {len(weights)}")
+        if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+            raise ValueError("style weights must be non-negative numbers, not all 0")
+        return [(fit(load_image(source), long_side=self.style_side), w)
+                for source, w in zip(sources, weights) if w > 0]
 
     def _statistics(self, canvas: Tensor, levels: Sequence[int], report: Callable[[], None],
                     cancel: CancelCheck | None) -> dict[int, FeatureStats]:

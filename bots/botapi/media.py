@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -18,14 +19,20 @@ from telebot.types import Message
 
 from bots.botapi.delivery import Delivery
 from bots.common import texts
-from bots.common.config import PUBLIC_DOWNLOAD_LIMIT
+from bots.common.config import PUBLIC_DOWNLOAD_LIMIT, BotConfig
+from transfer.clips import Clip, ClipLimits, probe
 from transfer.images import ImageError, load_image
 
-__all__ = ["Unusable", "is_image_document", "download", "picture_file_id", "checked_picture", "wrong_kind", "jpeg"]
+__all__ = ["Unusable", "is_image_document", "is_clip_document", "download", "picture_file_id", "checked_picture",
+           "wrong_kind", "jpeg", "ClipFile", "clip_file", "clip_limits", "checked_clip"]
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# A GIF sent as a file is taken for a clip (Telegram turns GIFs people send into animations); a still one is
+# then refused with the advice to send it as a photo.
+CLIP_EXTENSIONS = (".mp4", ".m4v", ".mov", ".webm", ".mkv", ".gif")
+VIDEO_NOTE_SIDE = 640  # px: the largest round video note Telegram takes
 JPEG_QUALITY = 95
 
 
@@ -46,8 +53,18 @@ def is_image_document(message: Message) -> bool:
     document = message.document
     if document is None:
         return False
-    name = (document.file_name or "").lower()
-    return (document.mime_type or "").startswith("image/") or name.endswith(IMAGE_EXTENSIONS)
+    name, mime = (document.file_name or "").lower(), document.mime_type or ""
+    return (mime.startswith("image/") and mime != "image/gif" or name.endswith(IMAGE_EXTENSIONS)) \
+        and not is_clip_document(message)
+
+
+def is_clip_document(message: Message) -> bool:
+    """A file whose type or name says it is a clip (a video, or a GIF)."""
+    document = message.document
+    if document is None or message.animation is not None:
+        return False
+    name, mime = (document.file_name or "").lower(), document.mime_type or ""
+    return mime.startswith("video/") or mime == "image/gif" or name.endswith(CLIP_EXTENSIONS)
 
 
 def download(bot: TeleBot, file_id: str, limit: int, size: int | None = None,
@@ -100,6 +117,53 @@ def checked_picture(bot: TeleBot, message: Message, limit: int, delivery: Delive
     return file_id
 
 
+@dataclass(frozen=True)
+class ClipFile:
+    """A clip a message carries: its file id, kind (`bots.common.requests.CLIP_KINDS`), duration and size
+    as the message says them (None where it does not)."""
+
+    file_id: str
+    kind: str
+    seconds: float | None
+    size: int | None
+
+
+def clip_file(message: Message) -> ClipFile | None:
+    """The clip of an animation, video, video note or clip-file message; None for any other message."""
+    for kind in ("animation", "video", "video_note"):
+        media = getattr(message, kind, None)
+        if media is not None:
+            return ClipFile(media.file_id, kind, media.duration, media.file_size)
+    if is_clip_document(message):  # a GIF file comes back as an animation, any other clip as a video
+        document = message.document
+        gif = document.mime_type == "image/gif" or (document.file_name or "").lower().endswith(".gif")
+        return ClipFile(document.file_id, "animation" if gif else "video", None, document.file_size)
+    return None
+
+
+def clip_limits(config: BotConfig, kind: str) -> ClipLimits:
+    """The bot's limits on a clip of `kind` (a video note comes back square, as Telegram needs one, and at
+    most VIDEO_NOTE_SIDE px)."""
+    note = kind == "video_note"
+    side = min(config.video_side, VIDEO_NOTE_SIDE) if note else config.video_side
+    return ClipLimits(config.video_seconds, config.video_frames, side, square=note)
+
+
+def checked_clip(bot: TeleBot, clip: ClipFile, limit: int, limits: ClipLimits, folder: Path,
+                 delivery: Delivery | None = None) -> Clip:
+    """What `transfer.clips.probe` finds in the clip once downloaded into `folder` (within `limit` bytes and
+    `limits`); else Unusable, saying why. A clip whose message says it is too long is refused unseen."""
+    if clip.seconds is not None and clip.seconds > limits.seconds:
+        raise Unusable(texts.refused_clip("clip_too_long", {"seconds": round(clip.seconds),
+                                                            "limit": f"{limits.seconds:g}"}))
+    path = folder / "clip"
+    path.write_bytes(download(bot, clip.file_id, limit, clip.size, delivery))
+    try:
+        return probe(path, limits)
+    except ImageError as exc:
+        raise Unusable(texts.refused_clip(exc.reason, exc.details)) from None
+
+
 def wrong_kind(message: Message) -> str:
     """What kind of unusable input a message is, for the hint (see texts.WRONG_KIND)."""
     kind = message.content_type
@@ -107,8 +171,6 @@ def wrong_kind(message: Message) -> str:
         return "command" if (message.text or "").startswith("/") else "text"
     if kind == "photo" or is_image_document(message):
         return "picture"
-    if kind in ("video", "animation", "video_note"):
-        return "video"
     if kind in ("sticker", "document"):
         return kind
     return "other"

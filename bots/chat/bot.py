@@ -20,7 +20,7 @@ from telebot.types import CallbackQuery, Message
 
 from bots.botapi.calls import check_token, say, set_command_menus
 from bots.botapi.keyboards import ALBUM, INSTANT, LANGUAGE, RESULT, SETTING, STYLE
-from bots.botapi.media import is_image_document
+from bots.botapi.media import is_clip_document, is_image_document
 from bots.chat.albums import Album, AlbumCollector
 from bots.chat.commands import Commands
 from bots.chat.conversation import Flow
@@ -136,6 +136,8 @@ class ChatBot:
         on_message(state=Flow.style, content_types=["document"], func=is_image_document)(guard(flow.on_style_picture))
         on_message(content_types=["photo"])(guard(flow.on_content_picture))
         on_message(content_types=["document"], func=is_image_document)(guard(flow.on_content_picture))
+        on_message(content_types=["animation", "video", "video_note"])(guard(flow.on_clip))
+        on_message(content_types=["document"], func=is_clip_document)(guard(flow.on_clip))
         on_message(content_types=everything)(guard(flow.on_wrong_input))
         on_button(func=None, config=SETTING.filter())(guard(commands.on_setting))
         on_button(func=None, config=LANGUAGE.filter())(guard(commands.on_language_choice))

@@ -16,7 +16,7 @@ __all__ = ["Flow", "step"]
 
 
 class Flow(StatesGroup):
-    style = State()  # data: content
+    style = State()  # data: content (a file id), clip (what `PaintingFlow` found of a clip; None for a photo)
 
 
 STEPS = {Flow.style.name: texts.Step.STYLE}

@@ -75,6 +75,14 @@ def _sizes(env: Mapping[str, str], max_side: int) -> tuple[int, ...]:
     return sizes
 
 
+def _video_side(env: Mapping[str, str]) -> int:
+    """STYLEBOT_VIDEO_SIDE: 64 to 1280 px (what a phone plays well; a video note is at most 640 px anyway)."""
+    side = _number(env, "STYLEBOT_VIDEO_SIDE", 480, 64)
+    if side > 1280:
+        raise ConfigError(f"STYLEBOT_VIDEO_SIDE must be at most 1280 px, not {side}")
+    return side
+
+
 def _default_size(env: Mapping[str, str], max_side: int) -> int:
     """STYLEBOT_SIZE: "photo" (the default: the photo's own size) or a long side in px."""
     text = env.get("STYLEBOT_SIZE", "").strip().lower()
@@ -192,6 +200,9 @@ class BotConfig:
     default_size: int = PHOTO_SIZE  # a new user's size: PHOTO_SIZE (the photo's own, up to max_side) or px
     max_side: int = DEFAULT_MAX_SIDE  # the long side of any result at most (Telegram keeps 2560 px)
     upscale_max_side: int = DEFAULT_UPSCALE_MAX_SIDE  # the long side of a x4 result at most
+    video_seconds: float = 15.0  # the longest clip (GIF, video, video note) painted
+    video_frames: int = 360  # frames painted at most: a longer clip keeps every n-th frame, its duration kept
+    video_side: int = 480  # a clip's frames are painted with their long side at most this, in px
     steps: int | None = None  # optimisation steps per transfer; None: each backbone's preset
     progress_interval: float = 3.0  # seconds between two edits of a progress message
     update_threads: int = 4  # threads answering chat updates (commands, buttons, photo checks)
@@ -277,6 +288,9 @@ class BotConfig:
             default_size=default_size,
             max_side=max_side,
             upscale_max_side=_number(env, "STYLEBOT_UPSCALE_MAX_SIDE", DEFAULT_UPSCALE_MAX_SIDE, 64),
+            video_seconds=_number(env, "STYLEBOT_VIDEO_SECONDS", 15.0, 1.0, float),
+            video_frames=_number(env, "STYLEBOT_VIDEO_FRAMES", 360, 2),
+            video_side=_video_side(env),
             steps=steps,
             progress_interval=_number(env, "STYLEBOT_PROGRESS_INTERVAL", 3.0, 0.0, float),
             update_threads=_number(env, "STYLEBOT_UPDATE_THREADS", 4, 1),

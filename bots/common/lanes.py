@@ -3,7 +3,7 @@ tried, and the payload's estimate key."""
 from __future__ import annotations
 
 __all__ = ["TRANSFER_LANE", "INSTANT_LANE", "SETTLE_LANES", "SETTLE_SECONDS", "MAX_ATTEMPTS", "CANCEL_GRACE",
-           "PRIOR_KEY"]
+           "PRIOR_KEY", "COST_KEY"]
 
 # Instant styles and quick versions (seconds) have their own workers, so they never wait behind the style
 # transfers and upscalings (minutes). A user still has one job at a time, whatever its lane.
@@ -16,3 +16,4 @@ SETTLE_SECONDS = 2.0
 MAX_ATTEMPTS = 2  # a job whose worker died (or that a restart interrupted) is started once more, no more
 CANCEL_GRACE = 5.0  # seconds a worker has to stop a cancelled job (cancel checks come every second) before it is killed
 PRIOR_KEY = "prior_s"  # a payload's prior estimate of its job's seconds (`bots.jobs.waits`)
+COST_KEY = "cost"  # a payload's pictures in the hourly limit (`STYLEBOT_JOBS_PER_HOUR`); 1 when absent

@@ -19,7 +19,7 @@ from bots.common.settings import UserSettings
 from bots.common.styles import builtin_style
 from transfer.images import ImageError
 
-__all__ = ["Style", "PaintRequest", "InstantRequest", "Remembered", "PREVIEW_SIDE"]
+__all__ = ["Style", "PaintRequest", "InstantRequest", "ClipRequest", "Remembered", "PREVIEW_SIDE", "CLIP_KINDS"]
 
 PREVIEW_SIDE = 384  # px, long side at most of each picture in a preview of every instant style
 
@@ -62,6 +62,33 @@ class InstantRequest:
     content: str
     styles: tuple[str, ...]
     settings: UserSettings
+
+
+# What Telegram calls a moving picture: a GIF (sent as a silent MP4), a video, a round video note; a clip
+# sent as a file is a "video" (its sound, if any, is kept).
+CLIP_KINDS = ("animation", "video", "video_note")
+
+
+@dataclass(frozen=True)
+class ClipRequest:
+    """Paint the clip `content` (a Telegram file id of a `kind` in CLIP_KINDS: `seconds` long, `frames` to
+    paint of `pixels` each, as the chat found when it checked it) in the instant style `instant`, or else in
+    `style` through the quick (universal) engine."""
+
+    content: str
+    kind: str
+    seconds: float
+    frames: int
+    pixels: int
+    settings: UserSettings
+    instant: str | None = None
+    style: Style | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in CLIP_KINDS:
+            raise ValueError(f"a clip is one of {', '.join(CLIP_KINDS)}, not {self.kind!r}")
+        if (self.instant is None) == (self.style is None):
+            raise ValueError("a clip is painted either in an instant style or in a painting's style")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,11 @@ class Step:
 _CONSTANTS = {
     "ASK_STYLE": N_("Got your photo 👍 Now send a painting whose style you like, or pick one of mine "
                     "(⚡ ones take seconds):"),
+    "ASK_CLIP_STYLE": N_("Got your clip 🎬 Pick a ⚡ style, or send a painting whose style you like: I paint every "
+                         "frame the quick way (the full painting takes minutes a picture, so it is for photos)."),
+    "CLIP_PREVIEW": N_("For a clip, pick one style: a preview of them all is for photos."),
+    "CLIP_STAGE": N_("🎬 Painting the frames…"),
+    "QUICK_TITLE": N_("⚡ Quick"),
     "ASK_STYLE_AGAIN": N_("Same photo, new style: send a painting, or pick one of mine (⚡ ones take seconds):"),
     "PREVIEW_ALL": N_("🖼 Preview all"),
     "PREVIEW_CHOSEN": N_("🖼 Your photo in every ⚡ style, coming up…"),
@@ -62,6 +67,7 @@ _CONSTANTS = {
     "ALBUM_TAKEN": N_("📎 Two pictures: the first is your photo, the second the painting."),
     "ALBUM_PICK": N_("📎 I took the first picture as your photo. Which one is the painting? Tap its number, "
                      "or pick one of my styles:"),
+    "ALBUM_CLIP_TAKEN": N_("📎 A clip and a picture: I'll paint the clip in the picture's style."),
     "ASK_LANGUAGE": N_("🌐 Which language shall I speak?"),
     "LANGUAGE_CHOSEN": N_("Okay, I'll speak English from now on."),
     # buttons
@@ -87,7 +93,8 @@ def help_text(backbone_labels: Sequence[str], upscaling: bool, in_group: bool = 
              _("Send me a photo, then a painting whose style you like (or pick one of mine). "
                "Or both at once, as an album of two."),
              _("You get a quick version in seconds; paint it fully for the finest result (a few minutes)."),
-             _("⚡ styles are ready in seconds too (🖼 Preview all shows them all).")]
+             _("⚡ styles are ready in seconds too (🖼 Preview all shows them all)."),
+             _("🎬 GIFs, short videos and video notes too: I paint every frame, in a ⚡ style or any painting's.")]
     if len(backbone_labels) > 1:
         networks = _("{one} or {other}").format(one=", ".join(backbone_labels[:-1]), other=backbone_labels[-1])
         lines.append(_("I paint with {networks} and can compare them side by side, and upscale results ×4.")
@@ -114,7 +121,6 @@ def hint(step: str) -> str:
 _WRONG_KIND = {
     "command": N_("I don't know that command."),
     "sticker": N_("Stickers can't be repainted."),
-    "video": N_("I can only paint still pictures, not videos."),
     "document": N_("That file isn't a picture I can read (JPEG, PNG, WebP, BMP, TIFF or GIF)."),
     "other": N_("I can't use that."),
 }
@@ -146,6 +152,23 @@ _REFUSALS = {
     "not_found": N_("the file is gone."),
     "style_gone": N_("that style no longer exists."),
 }
+_CLIP_REFUSALS = {
+    "not_a_clip": N_("it isn't a video I can read (MP4, WebM, GIF or MOV with a picture in it)."),
+    "still_clip": N_("it has a single picture: send it as a photo instead."),
+    "clip_too_long": N_("it is {seconds} s long, and I paint clips of up to {limit} s."),
+    "damaged": N_("the file is damaged or cut short."),
+}
+
+
+def refused_clip(reason: str, details: dict[str, object] | None = None) -> str:
+    """Why a clip is refused (`transfer.clips.probe`'s reasons and details), and what to do."""
+    why = _(_CLIP_REFUSALS.get(reason, _CLIP_REFUSALS["not_a_clip"])).format(**(details or {}))
+    return _("I can't use this clip: {why} Please send another one.").format(why=why)
+
+
+def clip_caption(title: str, seconds: float, frames: int) -> str:
+    return ngettext("{title}: {frames} frame painted in {duration}.", "{title}: {frames} frames painted in "
+                    "{duration}.", frames).format(title=title, frames=frames, duration=duration(seconds))
 
 
 def refused_image(reason: str, details: dict[str, object] | None = None) -> str:
@@ -166,12 +189,17 @@ def forgotten_result(days: float) -> str:
                     "again.", _day_count(days)).format(days=f"{days:g}")
 
 
-def rate_limited(per_hour: int, seconds: float) -> str:
+def rate_limited(per_hour: int, seconds: float, cost: int = 1) -> str:
+    """The hourly limit reached; `cost`: the pictures the refused request counts as (a clip: one a second)."""
     minutes = max(1, round(seconds / 60))
-    return ngettext("🐢 That's {count} picture in the last hour, the most I paint for one person. Please try "
+    said = ngettext("🐢 That's {count} picture in the last hour, the most I paint for one person. Please try "
                     "again in {minutes} min.",
                     "🐢 That's {count} pictures in the last hour, the most I paint for one person. Please try "
                     "again in {minutes} min.", per_hour).format(count=per_hour, minutes=minutes)
+    if cost > 1:
+        said += " " + ngettext("A clip counts as one picture a second: this one as {cost}.",
+                               "A clip counts as one picture a second: this one as {cost}.", cost).format(cost=cost)
+    return said
 
 
 def stats(uptime_s: float, lanes: dict[str, tuple[int, int]], waits: dict[str, float], counts: dict[str, int],

@@ -5,6 +5,7 @@ journal's unfinished jobs in again. The chat handlers call this (with the runner
 it (`bots.common.i18n`), so that everything about it is said in theirs (`bots.jobs.notices`)."""
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from typing import Any
@@ -13,7 +14,7 @@ from bots.botapi.calls import say
 from bots.common import texts
 from bots.common.config import BotConfig
 from bots.common.i18n import PAYLOAD_KEY, current
-from bots.common.lanes import MAX_ATTEMPTS
+from bots.common.lanes import COST_KEY, MAX_ATTEMPTS
 from bots.jobs.notices import Interruption, Notifier
 from bots.jobs.runner import AlreadyQueued, JobRunner, QueueFull, RunnerUnavailable
 from bots.jobs.waits import stamp
@@ -57,8 +58,9 @@ class Admission:
     def _take(self, user: int, chat: int, lane: str, kind: str, payload: dict[str, Any]) -> None:
         if self.busy(user, chat):
             return
-        if (wait := self.rate_wait(user)) is not None:
-            say(self.telegram, chat, texts.rate_limited(self.config.jobs_per_hour, wait))
+        cost = int(payload.get(COST_KEY, 1))
+        if (wait := self.rate_wait(user, cost)) is not None:
+            say(self.telegram, chat, texts.rate_limited(self.config.jobs_per_hour, wait, cost))
             return
         try:
             self.runner.admit(user, lane)
@@ -75,15 +77,20 @@ class Admission:
         except (AlreadyQueued, QueueFull) as exc:  # since `admit`, a request at the same moment took the place
             notices.refused(exc)
 
-    def rate_wait(self, user: int) -> float | None:
-        """Seconds until `user` may queue another job under the jobs-per-hour limit; None: now."""
-        if not self.config.jobs_per_hour:
+    def rate_wait(self, user: int, cost: int = 1) -> float | None:
+        """Seconds until `user` may queue a job of `cost` pictures (a clip counts as several) under the
+        jobs-per-hour limit; None: now. A job costing more than the limit counts as the limit: alone in its
+        hour, it is taken."""
+        limit = self.config.jobs_per_hour
+        if not limit:
             return None
         now = time.time()
         recent = sorted(self.journal.created_since(user, now - HOUR))
-        if len(recent) < self.config.jobs_per_hour:
+        over = sum(spent for _, spent in recent) + min(cost, limit) - limit  # what must leave the hour first
+        if over <= 0:
             return None
-        return recent[-self.config.jobs_per_hour] + HOUR - now
+        freed = itertools.accumulate(spent for _, spent in recent)  # the oldest leave first
+        return next(created for (created, _), total in zip(recent, freed) if total >= over) + HOUR - now
 
     def resume(self) -> None:
         """Run again what a stop or a crash interrupted, in order: a job that was running is started once

@@ -25,18 +25,22 @@ from bots.common.settings import UserSettings
 from superres import Upscaler
 from superres.compact import compact_x4
 from transfer import StyleTransfer, TransferSettings
+from transfer.clips import Clip
 from transfer.device import DeviceError, compute_device, share_gpu
 from transfer.images import ImageSource
 from transfer.instant import InstantStylizer
+from transfer.motion import Steadier
 from transfer.progress import CancelCheck, ProgressCallback
 from transfer.resolution import Enlarger
 from transfer.style_transfer import Carry
 from transfer.universal import UniversalStylizer
+from transfer.video import instant_painter, universal_painter
+from transfer.video import paint_clip as paint_frames
 from weights import WeightsError
 
 __all__ = ["Backbone", "StyleEngine", "load_style_engine", "InstantEngine", "UpscaleEngine", "UniversalEngine",
            "Engines", "load_engines", "load_lane_engines", "EnginesUnavailable", "transfer_settings",
-           "ResultEnlarger"]
+           "ResultEnlarger", "paint_clip"]
 
 log = logging.getLogger(__name__)
 # Memory the rest of the bot holds besides the workers' baselines: the chat process (65 MB in the soak
@@ -160,8 +164,9 @@ def load_lane_engines(config: BotConfig, lanes: Collection[str], backbones: tupl
                               baseline * (config.workers + 1) + OTHERS_RESERVE)
             strip_pixels, tile = config.strip_pixels or sizes.strip_pixels, sizes.tile
         painting = TRANSFER_LANE in lanes
+        # the one-pass networks serve the fast lane and the clips, which the transfer lane paints
         engines = load_engines(backbones if painting else (), upscaling and painting, config.weights_dir,
-                               strip_pixels, tile=tile, instant=INSTANT_LANE in lanes, device=device,
+                               strip_pixels, tile=tile, instant=INSTANT_LANE in lanes or painting, device=device,
                                precision=config.precision)
     except (WeightsError, DeviceError) as exc:
         raise EnginesUnavailable(str(exc)) from None
@@ -175,3 +180,19 @@ def transfer_settings(settings: UserSettings, size: int, working: int, steps: in
     refined at `size`; `steps` is the bot's setting (None: the backbone's preset)."""
     return TransferSettings(size=size, steps=steps, style_strength=settings.style_strength,
                             keep_colors=settings.keep_colors, working=working)
+
+
+def paint_clip(engines: Engines, clip: Clip, output: Path, settings: UserSettings, instant: str | None,
+               style: Path | None, sound: bool, progress: ProgressCallback, cancel: CancelCheck) -> int:
+    """`clip` painted frame by frame into the MP4 `output`, steady over time (`transfer.video`): in the instant
+    style `instant`, else in the painting `style` (the quick engine, which encodes it once); returns the
+    frames written. Raises `Cancelled`, `ImageError`; RuntimeError if this worker has no one-pass engines."""
+    if engines.instant is None or engines.universal is None:
+        raise RuntimeError("this worker has no one-pass engines")
+    strength = settings.instant_strength
+    if instant is not None:
+        painter = instant_painter(engines.instant, instant, strength, settings.keep_colors)
+    else:
+        painter = universal_painter(engines.universal, style, strength, settings.keep_colors,
+                                    cancel=cancel)
+    return paint_frames(clip, painter, output, Steadier(), sound=sound, progress=progress, cancel=cancel)

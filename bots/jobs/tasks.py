@@ -25,7 +25,7 @@ from PIL import Image
 from telebot.types import InputMediaPhoto
 
 from bots.botapi.keyboards import compared_keyboard, quick_keyboard, result_keyboard, style_keyboard
-from bots.botapi.media import Unusable, download, jpeg
+from bots.botapi.media import Unusable, clip_limits, download, jpeg
 from bots.common import metrics, texts
 from bots.common.backbone import Backbone
 from bots.common.requests import InstantRequest, PaintRequest, Remembered
@@ -35,10 +35,11 @@ from bots.jobs.services import Services
 from bots.jobs.workflow import Painting
 from bots.store import JobRecord, JobStatus
 from bots.store.codec import decode_request
+from transfer.clips import probe
 from transfer.images import ImageError
 from transfer.progress import Cancelled, check_cancel
 
-__all__ = ["run_job", "InProcess", "ChatTask", "PaintTask", "QuickTask", "InstantTask", "UpscaleTask"]
+__all__ = ["run_job", "InProcess", "ChatTask", "PaintTask", "QuickTask", "InstantTask", "UpscaleTask", "ClipTask"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,8 +47,8 @@ T = TypeVar("T")
 
 def run_job(record: JobRecord, services: Services, stop: Stop) -> JobStatus | None:
     """Run a journalled job to its end; returns its final status, or None when a shutdown stopped it."""
-    task = {"paint": PaintTask, "quick": QuickTask, "instant": InstantTask,
-            "upscale": UpscaleTask}[record.kind](services, record)
+    task = {"paint": PaintTask, "quick": QuickTask, "instant": InstantTask, "upscale": UpscaleTask,
+            "clip": ClipTask}[record.kind](services, record)
     return task.run(stop)
 
 
@@ -238,3 +239,37 @@ class UpscaleTask(ChatTask):
         data, caption = buffer.getvalue(), texts.upscaled(image.width, image.height)
         self.deliver("an upscaled picture", lambda: self.telegram.send_document(
             self.chat_id, data, visible_file_name="stylebot-x4.png", caption=caption), last=True)
+
+
+class ClipTask(ChatTask):
+    """A clip painted frame by frame (`TransferWorkflow.clip`), sent back as the kind it came as: a GIF as a
+    silent animation, a video with its sound, a video note as a round video note."""
+
+    def work(self, stop: Stop, folder: Path) -> None:
+        s, request = self.services, decode_request(self.record.payload["request"])
+        source = self.fetch_to(request.content, folder / "clip")
+        try:
+            clip = probe(source, clip_limits(s.config, request.kind))
+        except ImageError as exc:
+            raise Unusable(texts.refused_clip(exc.reason, exc.details)) from None
+        style = None
+        if request.style is not None:
+            style = (request.style.builtin_path() if request.style.builtin
+                     else self.fetch_to(request.style.file_id or "", folder / "style"))
+        output = folder / "painted.mp4"
+        painted = s.workflow.clip(clip, style, request, output, self.notices.progress, stop.cancelled)
+        data = output.read_bytes()
+        title = instant_title(request.instant) if request.instant else texts.QUICK_TITLE
+        caption = texts.clip_caption(title, painted.seconds, painted.frames)
+        width, height = clip.size
+        seconds = round(clip.seconds)
+        if request.kind == "video_note":
+            self.deliver("a video note", lambda: self.telegram.send_video_note(
+                self.chat_id, data, duration=seconds, length=width), last=True)
+        elif request.kind == "video":
+            self.deliver("a video", lambda: self.telegram.send_video(
+                self.chat_id, data, duration=seconds, width=width, height=height, caption=caption,
+                supports_streaming=True), last=True)
+        else:
+            self.deliver("an animation", lambda: self.telegram.send_animation(
+                self.chat_id, data, duration=seconds, width=width, height=height, caption=caption), last=True)

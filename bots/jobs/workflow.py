@@ -17,15 +17,16 @@ from PIL import Image
 
 from bots.common import texts
 from bots.common.backbone import Backbone
-from bots.common.requests import PREVIEW_SIDE
+from bots.common.requests import PREVIEW_SIDE, ClipRequest
 from bots.common.settings import UserSettings
 from bots.common.styles import instant_title
-from bots.jobs.engines import Engines, transfer_settings
+from bots.jobs.engines import Engines, paint_clip, transfer_settings
+from transfer.clips import Clip
 from transfer.images import load_image
 from transfer.progress import CancelCheck, Progress, ProgressCallback
 from transfer.resolution import REFINE_SIDE, output_size, working_size
 
-__all__ = ["Painting", "InstantPainting", "TransferWorkflow", "StageReport"]
+__all__ = ["Painting", "InstantPainting", "ClipPainting", "TransferWorkflow", "StageReport"]
 
 # (stage title, fraction of the whole request done)
 StageReport = Callable[[str, float], None]
@@ -46,6 +47,12 @@ class Painting:
 class InstantPainting:
     style: str  # the instant style's key ("quick" for a universal quick version)
     image: Image.Image
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ClipPainting:
+    frames: int
     seconds: float
 
 
@@ -129,6 +136,17 @@ class TransferWorkflow:
             return image
         return self.engines.enlarger.carry(image, photo, size, cancel=cancel, progress=lambda p: progress(
             replace(p, done=share + (1 - share) * p.fraction)))
+
+    def clip(self, clip: Clip, style: Path | None, request: ClipRequest, output: Path, report: StageReport,
+             cancel: CancelCheck) -> ClipPainting:
+        """The clip painted into the MP4 `output` in the request's instant style, or else in `style` (a
+        painting's file); the sound of a video or a video note kept. Raises ImageError, Cancelled."""
+        report(texts.CLIP_STAGE, 0.0)
+        started = time.perf_counter()
+        frames = paint_clip(self.engines, clip, output, request.settings, request.instant, style,
+                            sound=request.kind != "animation", progress=lambda p: report(texts.CLIP_STAGE, p.fraction),
+                            cancel=cancel)
+        return ClipPainting(frames, time.perf_counter() - started)
 
     def upscale(self, image: Path, report: StageReport, cancel: CancelCheck) -> Image.Image:
         """The picture 4x larger. Raises ImageError, Cancelled; RuntimeError if the bot cannot upscale."""

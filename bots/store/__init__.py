@@ -129,8 +129,9 @@ class JobJournal(Protocol):
         """Waiting and running jobs, oldest first: what a restart resumes, in order."""
         ...
 
-    def created_since(self, user_id: int, since: float) -> list[float]:
-        """When the user's jobs since `since` were created (cancelled ones too), for a rate limit."""
+    def created_since(self, user_id: int, since: float) -> list[tuple[float, int]]:
+        """When the user's jobs since `since` were created (cancelled ones too), oldest first, each with
+        its cost in pictures (its payload's `COST_KEY`, else 1), for a rate limit."""
         ...
 
     def delivered_since(self, since: float, limit: int) -> list[tuple[str, float, float | None]]:

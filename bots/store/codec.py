@@ -2,8 +2,8 @@
 so no pickles (a renamed class would make old rows unreadable, and a pickle can run code).
 
 Every object becomes a dict with a "kind" tag: "style", "settings", "paint" (a `PaintRequest`), "instant"
-(an `InstantRequest`), "result" (a `Remembered`). A backbone is its `.value`. Decoding something that is
-not what it says raises `CodecError`.
+(an `InstantRequest`), "clip" (a `ClipRequest`), "result" (a `Remembered`). A backbone is its `.value`.
+Decoding something that is not what it says raises `CodecError`.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from bots.common.backbone import Backbone
-from bots.common.requests import InstantRequest, PaintRequest, Remembered, Style
+from bots.common.requests import ClipRequest, InstantRequest, PaintRequest, Remembered, Style
 from bots.common.settings import UserSettings
 from transfer.resolution import BRUSHES
 
@@ -103,17 +103,22 @@ def decode_settings(data: Mapping[str, Any], base: UserSettings | None = None) -
     return replace(base if base is not None else UserSettings(), **changes)
 
 
-def encode_request(request: PaintRequest | InstantRequest) -> Json:
+def encode_request(request: PaintRequest | InstantRequest | ClipRequest) -> Json:
     if isinstance(request, PaintRequest):
         return {"kind": "paint", "content": request.content, "style": encode_style(request.style),
                 "backbones": [b.value for b in request.backbones], "settings": encode_settings(request.settings)}
     if isinstance(request, InstantRequest):
         return {"kind": "instant", "content": request.content, "styles": list(request.styles),
                 "settings": encode_settings(request.settings)}
+    if isinstance(request, ClipRequest):
+        return {"kind": "clip", "content": request.content, "clip": request.kind, "seconds": request.seconds,
+                "frames": request.frames, "pixels": request.pixels, "instant": request.instant,
+                "style": encode_style(request.style) if request.style else None,
+                "settings": encode_settings(request.settings)}
     raise TypeError(f"not a request: {request!r}")
 
 
-def decode_request(data: Mapping[str, Any]) -> PaintRequest | InstantRequest:
+def decode_request(data: Mapping[str, Any]) -> PaintRequest | InstantRequest | ClipRequest:
     kind = data.get("kind") if isinstance(data, Mapping) else None
     try:
         if kind == "paint":
@@ -123,6 +128,18 @@ def decode_request(data: Mapping[str, Any]) -> PaintRequest | InstantRequest:
         if kind == "instant":
             return InstantRequest(content=_text(data["content"]), styles=tuple(_text(s) for s in data["styles"]),
                                   settings=decode_settings(data["settings"]))
+        if kind == "clip":
+            seconds, frames, pixels = data["seconds"], data["frames"], data["pixels"]
+            if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+                raise TypeError(f"seconds {seconds!r}")
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in (frames, pixels)):
+                raise TypeError(f"frames {frames!r}, pixels {pixels!r}")
+            return ClipRequest(content=_text(data["content"]), kind=_text(data["clip"]), seconds=float(seconds),
+                               frames=frames, pixels=pixels, settings=decode_settings(data["settings"]),
+                               instant=None if data.get("instant") is None else _text(data["instant"]),
+                               style=None if data.get("style") is None else decode_style(data["style"]))
+    except ValueError as exc:
+        raise CodecError(f"bad {kind} request: {exc}") from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise CodecError(f"bad {kind} request: {exc!r}") from None
     raise CodecError(f"not a request: kind {kind!r}")

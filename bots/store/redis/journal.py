@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bots.common.lanes import PRIOR_KEY
+from bots.common.lanes import COST_KEY, PRIOR_KEY
 from bots.store import JobRecord, JobStatus, JournalSummary
 from bots.store.codec import DAY, encode_payload
 from bots.store.redis.connection import TTL_MARGIN, Connection
@@ -156,11 +156,17 @@ class RedisJournal:
             records = pipe.execute()
         return [_job(job_id, fields) for job_id, fields in zip(ids, records) if fields]
 
-    def created_since(self, user_id: int, since: float) -> list[float]:
-        """When each of the user's jobs since `since` was created, oldest first (cancelled ones count)."""
+    def created_since(self, user_id: int, since: float) -> list[tuple[float, int]]:
+        """When each of the user's jobs since `since` was created and its cost, oldest first (cancelled ones
+        count)."""
         with self._connection.use() as client:
             found = client.zrangebyscore(self._key("jobs", "user", user_id), since, "+inf", withscores=True)
-        return [created for _, created in found]
+            pipe = client.pipeline(transaction=False)
+            for job_id, _ in found:
+                pipe.hget(self._key("job", int(job_id)), "payload")
+            payloads = pipe.execute()
+        return [(created, int(json.loads(payload).get(COST_KEY, 1)) if payload else 1)
+                for (_, created), payload in zip(found, payloads)]
 
     def delivered_since(self, since: float, limit: int) -> list[tuple[str, float, float | None]]:
         """The last `limit` jobs delivered since `since`, newest first: (kind, seconds, prior estimate)."""

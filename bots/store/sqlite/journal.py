@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bots.common.lanes import PRIOR_KEY
+from bots.common.lanes import COST_KEY, PRIOR_KEY
 from bots.store import JobRecord, JobStatus, JournalSummary
 from bots.store.codec import encode_payload
 from bots.store.sqlite.database import DAY, Database, Every
@@ -94,11 +94,13 @@ class SqliteJournal:
         rows = self._database.query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE status IN {_UNFINISHED} ORDER BY id")
         return [_job(row) for row in rows]
 
-    def created_since(self, user_id: int, since: float) -> list[float]:
-        """When each of the user's jobs since `since` was created, oldest first (cancelled ones count)."""
-        rows = self._database.query("SELECT created FROM jobs WHERE user_id = ? AND created >= ? ORDER BY created",
-                                    (user_id, since))
-        return [row[0] for row in rows]
+    def created_since(self, user_id: int, since: float) -> list[tuple[float, int]]:
+        """When each of the user's jobs since `since` was created and its cost, oldest first (cancelled ones
+        count)."""
+        rows = self._database.query("SELECT created, coalesce(json_extract(payload, ?), 1) FROM jobs "
+                                    "WHERE user_id = ? AND created >= ? ORDER BY created",
+                                    (f"$.{COST_KEY}", user_id, since))
+        return [(created, int(cost)) for created, cost in rows]
 
     def delivered_since(self, since: float, limit: int) -> list[tuple[str, float, float | None]]:
         """The last `limit` jobs delivered since `since`, newest first: (kind, seconds, prior estimate)."""
