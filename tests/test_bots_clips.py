@@ -60,6 +60,11 @@ def test_a_gif_a_video_and_a_video_note_come_back_painted_as_what_they_were(star
     small = [np.asarray(Image.fromarray(f).resize((160, 120))) for f in source_frames]
     assert np.abs(frames[3].astype(float) - small[3]).mean() > 20  # painted, not the input
     user.waits_for_job_end(WAIT)
+    again = user.gets("Got your clip", user.taps(animation, texts.NEW_STYLE))  # the same clip, another style
+    other = bot.api.wait_for_clip(user.chat_id, "animation", WAIT, since=user.taps(again, "⚡ Udnie"))
+    assert other["caption"].startswith("⚡ Udnie: 12 frames")
+    assert np.abs(decoded(bot.api.media_bytes(other))[0][3].astype(float) - frames[3]).mean() > 10
+    user.waits_for_job_end(WAIT)
 
     # a video: a painting sent after it (the quick engine); back as a video with its sound
     since = bot.api.mark()
@@ -78,7 +83,7 @@ def test_a_gif_a_video_and_a_video_note_come_back_painted_as_what_they_were(star
     frames, _, _, _ = decoded(bot.api.media_bytes(note))
     assert len(frames) == 12 and frames[0].shape[:2] == (144, 144) and note["video_note"]["length"] == 144
     user.waits_for_job_end(WAIT)
-    assert [bot.bot.store.journal.get(n).kind for n in (1, 2, 3)] == ["clip"] * 3
+    assert [bot.bot.store.journal.get(n).kind for n in (1, 2, 3, 4)] == ["clip"] * 4
     assert bot.job_files() == []
 
 

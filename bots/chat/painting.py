@@ -178,7 +178,11 @@ class PaintingFlow:
             return
         ack(self.telegram, call)
         request = remembered.request
-        if action == "again":
+        if action == "again" and isinstance(request, ClipRequest):  # the same clip, another style
+            self._start_draft(user, chat, request.content, _clip_draft(request))
+            self.telegram.send_message(chat, texts.ASK_CLIP_STYLE, reply_markup=style_keyboard(INSTANT_STYLES,
+                                                                                              preview=False))
+        elif action == "again":
             self._start_draft(user, chat, request.content)
             self.telegram.send_message(chat, texts.ASK_STYLE_AGAIN,
                                        reply_markup=style_keyboard(INSTANT_STYLES))
@@ -292,3 +296,9 @@ def _clip_request(clip: dict, settings: UserSettings, instant: str | None = None
     """The request for a clip as the draft keeps it (`PaintingFlow._receive_clip`)."""
     return ClipRequest(clip["file_id"], clip["kind"], clip["seconds"], clip["frames"], clip["pixels"], settings,
                        instant=instant, style=style)
+
+
+def _clip_draft(request: ClipRequest) -> dict:
+    """The draft of a clip painted before (`_clip_request`'s other way)."""
+    return {"file_id": request.content, "kind": request.kind, "seconds": request.seconds, "frames": request.frames,
+            "pixels": request.pixels}

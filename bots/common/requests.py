@@ -97,7 +97,7 @@ class Remembered:
     (a single result's picture is the message its buttons are on)."""
 
     chat_id: int
-    request: PaintRequest | InstantRequest
+    request: PaintRequest | InstantRequest | ClipRequest
     pictures: Mapping[Backbone, str] = field(default_factory=dict)
 
     def picture(self, backbone: Backbone | None, message: Message) -> str | None:

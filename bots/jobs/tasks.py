@@ -243,7 +243,8 @@ class UpscaleTask(ChatTask):
 
 class ClipTask(ChatTask):
     """A clip painted frame by frame (`TransferWorkflow.clip`), sent back as the kind it came as: a GIF as a
-    silent animation, a video with its sound, a video note as a round video note."""
+    silent animation, a video with its sound, a video note as a round video note; its button paints the
+    same clip in another style."""
 
     def work(self, stop: Stop, folder: Path) -> None:
         s, request = self.services, decode_request(self.record.payload["request"])
@@ -263,13 +264,15 @@ class ClipTask(ChatTask):
         caption = texts.clip_caption(title, painted.seconds, painted.frames)
         width, height = clip.size
         seconds = round(clip.seconds)
-        if request.kind == "video_note":
+        keyboard = result_keyboard(s.results.remember(Remembered(self.chat_id, request)), None, (), False, False)
+        if request.kind == "video_note":  # a video note has no caption
             self.deliver("a video note", lambda: self.telegram.send_video_note(
-                self.chat_id, data, duration=seconds, length=width), last=True)
+                self.chat_id, data, duration=seconds, length=width, reply_markup=keyboard), last=True)
         elif request.kind == "video":
             self.deliver("a video", lambda: self.telegram.send_video(
                 self.chat_id, data, duration=seconds, width=width, height=height, caption=caption,
-                supports_streaming=True), last=True)
+                supports_streaming=True, reply_markup=keyboard), last=True)
         else:
             self.deliver("an animation", lambda: self.telegram.send_animation(
-                self.chat_id, data, duration=seconds, width=width, height=height, caption=caption), last=True)
+                self.chat_id, data, duration=seconds, width=width, height=height, caption=caption,
+                reply_markup=keyboard), last=True)
