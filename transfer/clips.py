@@ -67,15 +67,15 @@ class Clip:
         return self.size[1]
 
 
-def _refuse(message: str, reason: str, **details: object) -> ImageError:
-    return ImageError(message, reason, **details)
+def _damaged() -> ImageError:
+    return ImageError("This video is damaged: I could not read its pictures.", "damaged")
 
 
 def _open(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), "r")
     except (av.error.FFmpegError, UnicodeDecodeError, OSError) as exc:
-        raise _refuse(f"This is not a video I can read ({exc.__class__.__name__}).", "not_a_clip") from None
+        raise ImageError(f"This is not a video I can read ({exc.__class__.__name__}).", "not_a_clip") from None
 
 
 def probe(path: Path, limits: ClipLimits = ClipLimits()) -> Clip:
@@ -84,7 +84,7 @@ def probe(path: Path, limits: ClipLimits = ClipLimits()) -> Clip:
     "still_clip", "clip_too_long", "damaged") with a message meant for the person who sent it."""
     with _open(path) as container:
         if not container.streams.video:
-            raise _refuse("There is no picture in this file, only sound.", "not_a_clip")
+            raise ImageError("There is no picture in this file, only sound.", "not_a_clip")
         stream = container.streams.video[0]
         audio = bool(container.streams.audio)
         rate = stream.average_rate or stream.guessed_rate or DEFAULT_RATE
@@ -93,9 +93,9 @@ def probe(path: Path, limits: ClipLimits = ClipLimits()) -> Clip:
             raise _too_long(seconds, limits)
         frames, width, height, rotation = _count(container, stream, limits, rate)
     if frames == 0:
-        raise _refuse("This video has no frame I can read.", "damaged")
+        raise ImageError("This video has no frame I can read.", "damaged")
     if frames == 1:
-        raise _refuse("This is a still picture, not a clip: send it as a photo.", "still_clip")
+        raise ImageError("This is a still picture, not a clip: send it as a photo.", "still_clip")
     if seconds is None or seconds <= 0:
         seconds = frames / float(rate)
     every = math.ceil(frames / limits.frames)
@@ -119,7 +119,7 @@ def _duration(container: av.container.InputContainer, stream: av.video.stream.Vi
 
 
 def _too_long(seconds: float, limits: ClipLimits) -> ImageError:
-    return _refuse(f"This video is {seconds:.0f} s long; I paint clips of up to {limits.seconds:g} s.",
+    return ImageError(f"This video is {seconds:.0f} s long; I paint clips of up to {limits.seconds:g} s.",
                    "clip_too_long", seconds=round(seconds), limit=f"{limits.seconds:g}")
 
 
@@ -140,7 +140,7 @@ def _count(container: av.container.InputContainer, stream: av.video.stream.Video
                 raise _too_long(frames / float(rate), limits)
     except av.error.FFmpegError:
         if frames == 0:
-            raise _refuse("This video is damaged: I could not read its pictures.", "damaged") from None
+            raise _damaged() from None
     return frames, width, height, rotation
 
 
@@ -173,7 +173,7 @@ def read_frames(clip: Clip) -> Iterator[np.ndarray]:
                     return
         except av.error.FFmpegError:
             if produced == 0:
-                raise _refuse("This video is damaged: I could not read its pictures.", "damaged") from None
+                raise _damaged() from None
 
 
 def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
@@ -194,7 +194,7 @@ class ClipWriter:
     `sound`, the source's sound is re-encoded to AAC at the end (`close`), so any source codec works."""
 
     def __init__(self, path: Path, clip: Clip, sound: bool = True) -> None:
-        self.path, self.clip, self.sound = path, clip, sound and clip.audio
+        self.clip, self.sound = clip, sound and clip.audio
         self._container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         self._video = self._container.add_stream("libx264", rate=clip.rate)
         self._video.width, self._video.height = clip.size

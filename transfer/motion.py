@@ -138,7 +138,7 @@ class Steadier:
 def warping_error(painted: list[np.ndarray], flows: Callable[[int], tuple[np.ndarray, np.ndarray]]) -> float:
     """Mean over consecutive pairs of the mean squared RGB difference ([0, 1]) between painted frame t and
     painted frame t-1 warped onto it, on reliable pixels; `flows(t)` gives the input's backward flow from
-    t to t-1 and its reliability mask (pairs with no reliable pixel, a scene cut, are left out)."""
+    t to t-1 and its reliability mask (pairs with fewer reliable pixels than CUT, a scene cut, are left out)."""
     errors = []
     for t in range(1, len(painted)):
         back, mask = flows(t)

@@ -50,12 +50,8 @@ def paint_clip(clip: Clip, paint: FramePainter, output: Path, steadier: FrameSho
 
 
 def _painter(stylize: Callable[[Image.Image], Image.Image]) -> FramePainter:
-    def paint(frame: np.ndarray) -> np.ndarray:
-        image = stylize(Image.fromarray(frame, "RGB"))
-        if image.size != (frame.shape[1], frame.shape[0]):
-            image = image.resize((frame.shape[1], frame.shape[0]), Image.Resampling.BICUBIC)
-        return np.asarray(image.convert("RGB"))
-    return paint
+    """A frame painter from an engine's call on a picture, which paints it at its own size."""
+    return lambda frame: np.asarray(stylize(Image.fromarray(frame, "RGB")))
 
 
 def instant_painter(stylizer: InstantStylizer, style: str, strength: float = 1.0,

@@ -24,7 +24,7 @@ from transfer.clips import Clip, ClipLimits, probe
 from transfer.images import ImageError, load_image
 
 __all__ = ["Unusable", "is_image_document", "is_clip_document", "download", "picture_file_id", "checked_picture",
-           "wrong_kind", "jpeg", "ClipFile", "clip_file", "clip_limits", "checked_clip"]
+           "wrong_kind", "jpeg", "ClipFile", "clip_file", "clip_limits", "checked_clip", "probed"]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,11 @@ def checked_clip(bot: TeleBot, clip: ClipFile, limit: int, limits: ClipLimits, f
                                                             "limit": f"{limits.seconds:g}"}))
     path = folder / "clip"
     path.write_bytes(download(bot, clip.file_id, limit, clip.size, delivery))
+    return probed(path, limits)
+
+
+def probed(path: Path, limits: ClipLimits) -> Clip:
+    """`transfer.clips.probe` of a downloaded clip, its refusal as Unusable in the user's words."""
     try:
         return probe(path, limits)
     except ImageError as exc:

@@ -25,7 +25,7 @@ from PIL import Image
 from telebot.types import InputMediaPhoto
 
 from bots.botapi.keyboards import compared_keyboard, quick_keyboard, result_keyboard, style_keyboard
-from bots.botapi.media import Unusable, clip_limits, download, jpeg
+from bots.botapi.media import Unusable, clip_limits, download, jpeg, probed
 from bots.common import metrics, texts
 from bots.common.backbone import Backbone
 from bots.common.requests import InstantRequest, PaintRequest, Remembered
@@ -35,7 +35,6 @@ from bots.jobs.services import Services
 from bots.jobs.workflow import Painting
 from bots.store import JobRecord, JobStatus
 from bots.store.codec import decode_request
-from transfer.clips import probe
 from transfer.images import ImageError
 from transfer.progress import Cancelled, check_cancel
 
@@ -248,11 +247,7 @@ class ClipTask(ChatTask):
 
     def work(self, stop: Stop, folder: Path) -> None:
         s, request = self.services, decode_request(self.record.payload["request"])
-        source = self.fetch_to(request.content, folder / "clip")
-        try:
-            clip = probe(source, clip_limits(s.config, request.kind))
-        except ImageError as exc:
-            raise Unusable(texts.refused_clip(exc.reason, exc.details)) from None
+        clip = probed(self.fetch_to(request.content, folder / "clip"), clip_limits(s.config, request.kind))
         style = None
         if request.style is not None:
             style = (request.style.builtin_path() if request.style.builtin
